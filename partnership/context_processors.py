@@ -1,0 +1,10 @@
+def portal(request):
+    """Navigation context: the user's memberships and the organisation they act as."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    active = request.active_membership
+    return {
+        "memberships": request.memberships,
+        "active_membership": active or None,
+        "active_organization": active.organization if active else None,
+    }

@@ -1,0 +1,17 @@
+from django.core.management.base import BaseCommand
+
+from partnership.demo import DEMO_PASSWORD, load_demo_data
+
+
+class Command(BaseCommand):
+    help = "Load realistic demo organisations, partnerships and users (idempotent)."
+
+    def handle(self, *args, **options):
+        logins = load_demo_data()
+        width = max(len(email) for _org, _role, email in logins)
+        self.stdout.write(
+            self.style.SUCCESS("Demo data loaded. Log in at http://127.0.0.1:8000 with:")
+        )
+        for org, role, email in logins:
+            self.stdout.write(f"  {email:<{width}}  {role:<22} {org}")
+        self.stdout.write(f"  password for every demo user: {DEMO_PASSWORD}")

@@ -1,0 +1,67 @@
+import zoneinfo
+
+from django.utils import timezone, translation
+from django.utils.functional import SimpleLazyObject
+
+from .models import Membership
+
+SESSION_KEY = "active_organization_id"
+
+
+def _memberships(request):
+    if not request.user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=request.user).select_related("organization"))
+
+
+def _active_membership(request):
+    memberships = request.memberships
+    if not memberships:
+        return None
+    wanted = request.session.get(SESSION_KEY)
+    for m in memberships:
+        if m.organization_id == wanted:
+            return m
+    return memberships[0]
+
+
+class ActiveOrganizationMiddleware:
+    """Sets ``request.memberships`` and ``request.active_membership`` (lazily).
+
+    A user who belongs to several organisations acts as one at a time (the switcher in the
+    navigation); the dashboard shows that organisation's partnerships. Access control itself
+    never depends on it: scoping always uses all of the user's memberships.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.memberships = SimpleLazyObject(lambda: _memberships(request))
+        request.active_membership = SimpleLazyObject(lambda: _active_membership(request))
+        return self.get_response(request)
+
+
+class UserTimezoneMiddleware:
+    """Shows times in the user's zone, else their active organisation's, else UTC.
+
+    Also applies the user's chosen language over the browser's.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tz_name = ""
+        if request.user.is_authenticated:
+            if request.user.language:
+                translation.activate(request.user.language)
+                request.LANGUAGE_CODE = request.user.language
+            tz_name = request.user.time_zone
+            if not tz_name and request.active_membership:
+                tz_name = request.active_membership.organization.time_zone
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(tz_name)) if tz_name else timezone.deactivate()
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            timezone.deactivate()
+        return self.get_response(request)

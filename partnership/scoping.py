@@ -1,0 +1,59 @@
+"""Tenant scoping: the single mechanism every page, API endpoint, export, PDF and task reuses.
+
+The tenant boundary is the partnership. A user sees a partnership when one of their
+organisations is party to it, and every other object hangs off a partnership. Start every
+read from ``Model.objects.for_user(user)``; in views use :class:`PartnershipScopedMixin`,
+in API viewsets :class:`partnership.api.viewsets.ScopedViewSetMixin`. A foreign or malformed
+id therefore answers 404 — the object does not exist for that user.
+"""
+
+from functools import cached_property
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.db import models
+from django.shortcuts import get_object_or_404
+
+from .models import Membership, Partnership
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Base queryset for models that belong to a partnership.
+
+    Subclasses set ``partnership_lookup`` when the path to the partnership is not a direct
+    ``partnership`` foreign key (for example ``"contract__partnership"``).
+    """
+
+    partnership_lookup = "partnership"
+
+    def for_user(self, user):
+        return self.filter(**{f"{self.partnership_lookup}__in": Partnership.objects.for_user(user)})
+
+    def for_partnership(self, partnership):
+        return self.filter(**{self.partnership_lookup: partnership})
+
+
+class PartnershipScopedMixin(LoginRequiredMixin):
+    """For views under ``partnerships/<int:partnership_pk>/…``.
+
+    Resolves ``self.partnership`` through the user's scope (404 otherwise) and
+    ``self.membership``: the user's membership on their side of it.
+    """
+
+    partnership_kwarg = "partnership_pk"
+
+    @cached_property
+    def partnership(self):
+        return get_object_or_404(
+            Partnership.objects.for_user(self.request.user).with_parties(),
+            pk=self.kwargs[self.partnership_kwarg],
+        )
+
+    @cached_property
+    def membership(self) -> Membership | None:
+        return self.partnership.membership_of(self.request.user)
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["partnership"] = self.partnership
+        ctx["membership"] = self.membership
+        return ctx

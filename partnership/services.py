@@ -1,0 +1,164 @@
+"""Writes that carry a business rule in the core: invitations, memberships, tokens, housekeeping."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from .models import ApiToken, Invitation, Membership, Organization, Partnership, Role, User
+from .permissions import can_edit_partnership, is_org_admin
+
+
+def _require_admin(user, organization):
+    if not is_org_admin(user, organization):
+        raise PermissionDenied(_("Only an organisation admin can do this."))
+
+
+@transaction.atomic
+def invite_colleague(*, by: User, organization: Organization, email: str, role: str) -> Invitation:
+    """Invite someone into ``organization`` by e-mail. Re-inviting replaces the pending invite."""
+    _require_admin(by, organization)
+    email = email.strip().lower()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ValidationError({"email": _("%(email)s is already a member.") % {"email": email}})
+    now = timezone.now()
+    organization.invitations.filter(
+        email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
+    ).update(revoked_at=now)
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=role, invited_by=by
+    )
+    transaction.on_commit(lambda: send_invitation_email(invitation))
+    return invitation
+
+
+def send_invitation_email(invitation: Invitation) -> None:
+    url = settings.SITE_URL.rstrip("/") + invitation.get_absolute_url()
+    context = {"invitation": invitation, "url": url, "site_url": settings.SITE_URL}
+    with translation.override(
+        invitation.invited_by.language
+        if invitation.invited_by and invitation.invited_by.language
+        else None
+    ):
+        subject = _("%(name)s invites you to the Partnership Portal") % {
+            "name": invitation.organization.name
+        }
+        body = render_to_string("partnership/email/invitation.txt", context)
+    send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, body, None, [invitation.email])
+
+
+@transaction.atomic
+def accept_invitation(*, invitation: Invitation, user: User) -> Membership:
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if not invitation.is_pending:
+        raise ValidationError(_("This invitation is no longer valid."))
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to %(email)s. Log in with that address to accept it.")
+            % {"email": invitation.email}
+        )
+    membership, _created = Membership.objects.get_or_create(
+        user=user, organization=invitation.organization, defaults={"role": invitation.role}
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return membership
+
+
+@transaction.atomic
+def revoke_invitation(*, by: User, invitation: Invitation) -> None:
+    _require_admin(by, invitation.organization)
+    if invitation.accepted_at:
+        raise ValidationError(
+            _("An accepted invitation cannot be revoked; remove the member instead.")
+        )
+    invitation.revoked_at = timezone.now()
+    invitation.save(update_fields=["revoked_at"])
+
+
+def _ensure_an_admin_remains(organization: Organization, leaving: Membership) -> None:
+    others = organization.memberships.filter(role=Role.ADMIN).exclude(pk=leaving.pk)
+    if leaving.role == Role.ADMIN and not others.exists():
+        raise ValidationError(_("An organisation needs at least one admin."))
+
+
+@transaction.atomic
+def change_role(*, by: User, membership: Membership, role: str) -> Membership:
+    _require_admin(by, membership.organization)
+    if role not in Role.values:
+        raise ValidationError({"role": _("Choose a valid role.")})
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if role != Role.ADMIN:
+        _ensure_an_admin_remains(membership.organization, membership)
+    membership.role = role
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, by: User, membership: Membership) -> None:
+    _require_admin(by, membership.organization)
+    _ensure_an_admin_remains(membership.organization, membership)
+    Partnership.objects.filter(oem_contact=membership.user, oem=membership.organization).update(
+        oem_contact=None
+    )
+    Partnership.objects.filter(ems_contact=membership.user, ems=membership.organization).update(
+        ems_contact=None
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def update_partnership(*, by: User, partnership: Partnership, **fields) -> Partnership:
+    if not can_edit_partnership(by, partnership):
+        raise PermissionDenied(
+            _("Only an organisation admin of either side can edit the partnership.")
+        )
+    for name, value in fields.items():
+        setattr(partnership, name, value)
+    partnership.full_clean()
+    partnership.save()
+    return partnership
+
+
+def issue_api_token(*, user: User, name: str, expires_in_days: int | None = None):
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    return ApiToken.issue(user, name, expires_at=expires_at)
+
+
+def revoke_api_token(*, user: User, token: ApiToken) -> None:
+    if token.user_id != user.pk:
+        raise PermissionDenied
+    if not token.revoked_at:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+
+
+def run_housekeeping(now=None) -> dict[str, int]:
+    """Nightly clean-up: expired sessions, stale invitations and dead API tokens.
+
+    Idempotent: running it twice removes nothing more the second time.
+    """
+    now = now or timezone.now()
+    stale, dead = now - timedelta(days=30), now - timedelta(days=90)
+    # Count each model's own rows: delete()'s total would include cascaded rows.
+    _total, sessions = Session.objects.filter(expire_date__lt=now).delete()
+    _total, invitations = Invitation.objects.filter(
+        accepted_at__isnull=True, expires_at__lt=stale
+    ).delete()
+    _total, tokens = ApiToken.objects.filter(
+        Q(revoked_at__lt=dead) | Q(expires_at__lt=dead)
+    ).delete()
+    return {
+        "sessions": sessions.get(Session._meta.label, 0),
+        "invitations": invitations.get(Invitation._meta.label, 0),
+        "api_tokens": tokens.get(ApiToken._meta.label, 0),
+    }

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(acks_late=True, autoretry_for=(Exception,), retry_backoff=True, max_retries=3)
+def nightly_housekeeping():
+    """Scheduled by django-celery-beat (see the data migration); thin wrapper over the service."""
+    return services.run_housekeeping()

@@ -1,0 +1,62 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("", views.DashboardView.as_view(), name="dashboard"),
+    path(
+        "partnerships/<int:partnership_pk>/",
+        views.PartnershipDetailView.as_view(),
+        name="partnership_detail",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/edit/",
+        views.PartnershipEditView.as_view(),
+        name="partnership_edit",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/history/",
+        views.PartnershipHistoryView.as_view(),
+        name="partnership_history",
+    ),
+    path(
+        "organizations/<int:pk>/",
+        views.OrganizationDetailView.as_view(),
+        name="organization_detail",
+    ),
+    path(
+        "organizations/<int:pk>/edit/",
+        views.OrganizationEditView.as_view(),
+        name="organization_edit",
+    ),
+    path("organizations/<int:pk>/invitations/", views.invite_member, name="invite_member"),
+    path(
+        "organizations/<int:pk>/invitations/<int:invitation_pk>/revoke/",
+        views.revoke_invitation,
+        name="revoke_invitation",
+    ),
+    path(
+        "organizations/<int:pk>/members/<int:membership_pk>/role/",
+        views.change_member_role,
+        name="change_member_role",
+    ),
+    path(
+        "organizations/<int:pk>/members/<int:membership_pk>/remove/",
+        views.remove_member,
+        name="remove_member",
+    ),
+    path("invitations/<str:token>/", views.accept_invitation, name="invitation_accept"),
+    path("switch-organization/", views.switch_organization, name="switch_organization"),
+    path("settings/profile/", views.profile, name="profile"),
+    path("settings/tokens/", views.api_tokens, name="api_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke_api_token"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+    # API
+    path("api/v1/", include("partnership.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+]

@@ -1,0 +1,1 @@
+"""Models of this domain app; see ../DESIGN.md section 2."""

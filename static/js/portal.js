@@ -1,0 +1,27 @@
+// Small progressive enhancements; every page works without them.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("select[data-autosubmit]").forEach((el) => {
+    el.addEventListener("change", () => el.form.submit());
+  });
+  const toggle = document.querySelector("[data-toggle=nav]");
+  if (toggle) {
+    toggle.addEventListener("click", () => {
+      const nav = document.getElementById(toggle.getAttribute("aria-controls"));
+      const open = nav.classList.toggle("open");
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+  }
+  document.querySelectorAll("[data-copy]").forEach((btn) => {
+    btn.addEventListener("click", () => {
+      const target = document.getElementById(btn.dataset.copy);
+      navigator.clipboard.writeText(target.textContent.trim()).then(() => {
+        btn.textContent = btn.dataset.copied || "Copied";
+      });
+    });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach((form) => {
+    form.addEventListener("submit", (event) => {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+});
