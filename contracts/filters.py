@@ -1,0 +1,37 @@
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import Category, DecisionMode, DecisionRequest
+
+
+class DecisionRequestFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    status = django_filters.MultipleChoiceFilter(
+        choices=DecisionRequest.Status.choices, label=_("Status")
+    )
+    category = django_filters.ChoiceFilter(choices=Category.choices, label=_("Category"))
+    mode = django_filters.ChoiceFilter(choices=DecisionMode.choices, label=_("Routed to"))
+    open = django_filters.BooleanFilter(method="filter_open", label=_("Open only"))
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    external_id = django_filters.CharFilter()
+    sort = django_filters.OrderingFilter(
+        fields=(("created_at", "created"), ("due_at", "due"), ("number", "number")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = DecisionRequest
+        fields = ["q", "status", "category", "mode", "open"]
+
+    def search(self, queryset, name, value):
+        q = Q(title__icontains=value) | Q(description__icontains=value) | Q(external_id=value)
+        if value.upper().startswith("DR-") and value[3:].isdigit():
+            q |= Q(number=int(value[3:]))
+        return queryset.filter(q)
+
+    def filter_open(self, queryset, name, value):
+        if value is None:
+            return queryset
+        open_q = Q(status__in=[DecisionRequest.Status.AWAITING_OEM, DecisionRequest.Status.OVERDUE])
+        return queryset.filter(open_q) if value else queryset.exclude(open_q)

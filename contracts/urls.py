@@ -1,0 +1,105 @@
+from django.urls import path
+
+from . import views
+
+app_name = "contracts"
+
+urlpatterns = [
+    path(
+        "partnerships/<int:partnership_pk>/contracts/",
+        views.ContractListView.as_view(),
+        name="list",
+    ),
+    path("partnerships/<int:partnership_pk>/contracts/new/", views.create_draft, name="create"),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/",
+        views.ContractDetailView.as_view(),
+        name="detail",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/terms/",
+        views.TermsView.as_view(),
+        name="terms",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/flex/",
+        views.FlexBandsView.as_view(),
+        name="flex",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/matrix/",
+        views.MatrixView.as_view(),
+        name="matrix",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/matrix/<int:item_pk>/",
+        views.MatrixRowView.as_view(),
+        name="matrix_row",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/matrix.csv",
+        views.matrix_csv,
+        name="matrix_csv",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/matrix/import/",
+        views.MatrixImportView.as_view(),
+        name="matrix_import",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/rules/new/",
+        views.RuleFormView.as_view(),
+        name="rule_create",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/rules/<int:rule_pk>/",
+        views.RuleFormView.as_view(),
+        name="rule_edit",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/rules/<int:rule_pk>/delete/",
+        views.delete_rule,
+        name="rule_delete",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/tester/",
+        views.RuleTesterView.as_view(),
+        name="tester",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/<str:action>/",
+        views.contract_action,
+        name="action",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/compare/<int:other_pk>/",
+        views.CompareView.as_view(),
+        name="compare",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/contracts/<int:pk>/summary.pdf",
+        views.contract_pdf,
+        name="pdf",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/decisions/",
+        views.DecisionListView.as_view(),
+        name="decisions",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/decisions/new/",
+        views.DecisionCreateView.as_view(),
+        name="decision_create",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/decisions/<int:pk>/",
+        views.DecisionDetailView.as_view(),
+        name="decision_detail",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/decisions/<int:pk>/attachments/<int:attachment_pk>/",
+        views.decision_attachment,
+        name="decision_attachment",
+    ),
+    path("decisions/", views.InboxView.as_view(), name="inbox"),
+]
