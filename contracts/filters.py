@@ -12,7 +12,12 @@ class DecisionRequestFilter(django_filters.FilterSet):
     )
     category = django_filters.ChoiceFilter(choices=Category.choices, label=_("Category"))
     mode = django_filters.ChoiceFilter(choices=DecisionMode.choices, label=_("Routed to"))
-    open = django_filters.BooleanFilter(method="filter_open", label=_("Open only"))
+    state = django_filters.ChoiceFilter(
+        choices=[("open", _("Open")), ("closed", _("Closed"))],
+        method="filter_state",
+        label=_("State"),
+        empty_label=_("All"),
+    )
     updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     external_id = django_filters.CharFilter()
     sort = django_filters.OrderingFilter(
@@ -22,7 +27,7 @@ class DecisionRequestFilter(django_filters.FilterSet):
 
     class Meta:
         model = DecisionRequest
-        fields = ["q", "status", "category", "mode", "open"]
+        fields = ["q", "status", "category", "mode", "state"]
 
     def search(self, queryset, name, value):
         q = Q(title__icontains=value) | Q(description__icontains=value) | Q(external_id=value)
@@ -30,8 +35,6 @@ class DecisionRequestFilter(django_filters.FilterSet):
             q |= Q(number=int(value[3:]))
         return queryset.filter(q)
 
-    def filter_open(self, queryset, name, value):
-        if value is None:
-            return queryset
+    def filter_state(self, queryset, name, value):
         open_q = Q(status__in=[DecisionRequest.Status.AWAITING_OEM, DecisionRequest.Status.OVERDUE])
-        return queryset.filter(open_q) if value else queryset.exclude(open_q)
+        return queryset.filter(open_q) if value == "open" else queryset.exclude(open_q)

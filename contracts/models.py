@@ -357,7 +357,8 @@ class DecisionRule(models.Model):
     def is_conditional(self) -> bool:
         return any(v not in (None, False) for v in self.conditions())
 
-    def condition_phrases(self, currency="EUR") -> list[str]:
+    def condition_phrases(self, currency=None) -> list[str]:
+        currency = currency or (self.contract.currency if self.contract_id else "EUR")
         phrases = []
         for field, _fact, label in NUMERIC_CONDITIONS:
             value = getattr(self, field)

@@ -211,7 +211,7 @@ class MatrixView(ContractMixin, View):
                 add_errors(form, exc)
         if request.htmx:
             if item is None:
-                return render(
+                response = render(
                     request,
                     "contracts/_matrix_add.html",
                     {
@@ -221,6 +221,9 @@ class MatrixView(ContractMixin, View):
                     },
                     status=422,
                 )
+                response["HX-Retarget"] = "#matrix-add"
+                response["HX-Reswap"] = "outerHTML"
+                return response
             response = render(
                 request,
                 "contracts/_matrix_row.html",

@@ -182,4 +182,8 @@ def load_demo_data() -> list[tuple[str, str, str]]:
         admin.is_staff = admin.is_superuser = True
         admin.save(update_fields=["is_staff", "is_superuser"])
     logins.append(("—", "Django admin (staff)", admin.email))
+
+    from contracts import demo as contracts_demo
+
+    contracts_demo.load()
     return logins
