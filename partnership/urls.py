@@ -49,6 +49,7 @@ urlpatterns = [
     ),
     path("invitations/<str:token>/", views.accept_invitation, name="invitation_accept"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
+    path("notifications/", views.notifications, name="notifications"),
     path("settings/profile/", views.profile, name="profile"),
     path("settings/tokens/", views.api_tokens, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke_api_token"),

@@ -6,6 +6,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -22,7 +23,7 @@ from .forms import (
     ProfileForm,
 )
 from .middleware import SESSION_KEY
-from .models import ApiToken, Invitation, Membership, Organization, Partnership, Role
+from .models import ApiToken, Invitation, Membership, Notification, Organization, Partnership, Role
 from .permissions import can_edit_partnership, is_org_admin
 from .scoping import PartnershipScopedMixin
 
@@ -359,3 +360,21 @@ def revoke_api_token(request, pk):
     services.revoke_api_token(user=request.user, token=token)
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("api_tokens")
+
+
+@login_required
+def notifications(request):
+    """The user's notifications, newest first; opening the page marks them read."""
+    rows = list(
+        Notification.objects.filter(
+            user=request.user, partnership__in=Partnership.objects.for_user(request.user)
+        ).select_related("partnership__oem", "partnership__ems")[:100]
+    )
+    unread = [n.pk for n in rows if n.read_at is None]
+    if unread:
+        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+    return render(
+        request,
+        "partnership/notifications.html",
+        {"notifications": rows, "unread_ids": set(unread)},
+    )

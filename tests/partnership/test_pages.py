@@ -166,3 +166,17 @@ def test_friendly_error_pages_without_debug(world, client, settings):
     response = client.get("/partnerships/999999/")
     assert response.status_code == 404
     assert "belongs to a partnership you are not part of" in response.content.decode()
+
+
+def test_notifications_page_shows_own_unread_and_marks_them_read(world, client):
+    from partnership.models import Notification
+    from partnership.notifications import notify
+
+    notify([world.buyer], partnership=world.ours, subject="DR-0001 needs your approval", url="/x/")
+    notify([world.outsider], partnership=world.theirs, subject="Foreign secret")
+    client.force_login(world.buyer)
+    assert 'data-testid="unread-count">1<' in client.get(reverse("dashboard")).content.decode()
+    page = client.get(reverse("notifications")).content.decode()
+    assert "DR-0001 needs your approval" in page and "Foreign secret" not in page
+    assert not Notification.objects.filter(user=world.buyer, read_at__isnull=True).exists()
+    assert "unread-count" not in client.get(reverse("dashboard")).content.decode()
