@@ -24,6 +24,8 @@ class ContractTermsForm(forms.ModelForm):
             "frozen_zone_weeks",
             "default_decision_mode",
             "default_response_hours",
+            "capacity_warning_pct",
+            "capacity_critical_pct",
             "notes",
         ]
         widgets = {

@@ -85,6 +85,18 @@ class Contract(models.Model):
     default_response_hours = models.PositiveIntegerField(
         _("default response time (hours)"), default=72, validators=[MinValueValidator(1)]
     )
+    capacity_warning_pct = models.PositiveSmallIntegerField(
+        _("capacity warning at %"),
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text=_("Load above this share of capacity raises a warning."),
+    )
+    capacity_critical_pct = models.PositiveSmallIntegerField(
+        _("capacity critical at %"),
+        default=100,
+        validators=[MinValueValidator(1), MaxValueValidator(500)],
+        help_text=_("Load above this share of capacity is critical."),
+    )
     notes = models.TextField(_("notes"), blank=True)
     previous = models.ForeignKey(
         "self",
@@ -142,12 +154,19 @@ class Contract(models.Model):
         return reverse("contracts:detail", args=[self.partnership_id, self.pk])
 
     def clean(self):
+        errors = {}
         if (
             self.effective_from
             and self.effective_until
             and self.effective_until < self.effective_from
         ):
-            raise ValidationError({"effective_until": _("The end must not be before the start.")})
+            errors["effective_until"] = _("The end must not be before the start.")
+        if (self.capacity_warning_pct or 0) > (self.capacity_critical_pct or 0):
+            errors["capacity_warning_pct"] = _(
+                "The warning level must not be above the critical level."
+            )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def is_editable(self):

@@ -138,6 +138,8 @@ def create_draft(*, by, partnership: Partnership) -> Contract:
                     "frozen_zone_weeks",
                     "default_decision_mode",
                     "default_response_hours",
+                    "capacity_warning_pct",
+                    "capacity_critical_pct",
                     "effective_from",
                     "effective_until",
                     "notes",
@@ -342,7 +344,9 @@ def import_matrix_csv(*, by, contract: Contract, data: bytes) -> ImportResult:
 
 def baseline_mode(rules, category: str, default_mode: str) -> str:
     """What a case of this category gets with no aggravating fact: its unconditional rules, else the default."""
-    unconditional = [r.outcome for r in rules if r.category == category and not r.is_conditional]
+    unconditional = [
+        r.outcome for r in rules if r.category == category and not routing.is_conditional(r)
+    ]
     return max(unconditional, key=RESTRICTIVENESS.__getitem__) if unconditional else default_mode
 
 
@@ -367,7 +371,7 @@ def validate_rules(rules, default_mode: str) -> None:
                 % {"a": other.clause_ref or other.get_category_display(), "b": label}
             )
         by_conditions[key] = rule
-        if rule.is_conditional:
+        if routing.is_conditional(rule):
             base = baseline_mode(list(rules), rule.category, default_mode)
             if RESTRICTIVENESS[rule.outcome] < RESTRICTIVENESS[base]:
                 errors.append(
@@ -563,6 +567,8 @@ def content_snapshot(contract: Contract) -> dict:
             "frozen_zone_weeks",
             "default_decision_mode",
             "default_response_hours",
+            "capacity_warning_pct",
+            "capacity_critical_pct",
         )
     }
     return {

@@ -232,6 +232,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"DecisionModeEnum": "contracts.models.DecisionMode"},
 }
 
 # --- Security -------------------------------------------------------------------------------

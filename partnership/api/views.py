@@ -1,9 +1,10 @@
 from ..filters import OrganizationFilter, PartnershipFilter
 from ..models import Organization, Partnership
 from .serializers import OrganizationSerializer, PartnershipSerializer
-from .viewsets import ScopedReadOnlyViewSet
+from .viewsets import ScopedReadOnlyViewSet, documented_read_only
 
 
+@documented_read_only(PartnershipSerializer)
 class PartnershipViewSet(ScopedReadOnlyViewSet):
     """Partnerships your organisations are party to."""
 
@@ -18,6 +19,7 @@ class PartnershipViewSet(ScopedReadOnlyViewSet):
         return qs.with_parties()
 
 
+@documented_read_only(OrganizationSerializer)
 class OrganizationViewSet(ScopedReadOnlyViewSet):
     """Your own organisations and those you are in partnership with."""
 

@@ -1,6 +1,6 @@
 """Base classes every app's API reuses: scoping by partnership, documented error responses."""
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
 
 from .errors import ErrorSerializer
@@ -30,6 +30,13 @@ class ScopedViewSetMixin:
         return qs
 
 
-@extend_schema(responses=ERROR_RESPONSES)
 class ScopedReadOnlyViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
     pass
+
+
+def documented_read_only(serializer):
+    """Schema for a read-only viewset: its 200 bodies plus the documented error bodies."""
+    return extend_schema_view(
+        list=extend_schema(responses={200: serializer(many=True), **ERROR_RESPONSES}),
+        retrieve=extend_schema(responses={200: serializer, **ERROR_RESPONSES}),
+    )

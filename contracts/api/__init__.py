@@ -1,0 +1,1 @@
+"""REST API for contracts and decision requests, registered under ``/api/v1/``."""

@@ -1,0 +1,798 @@
+"""Every write that carries a scheduling rule: products and readiness, runs and re-prioritisation,
+capacity and demand publications with their flex-term comparison, and capacity alerts."""
+
+import csv
+import datetime as dt
+import hashlib
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contracts.services import active_contract, side_membership
+from partnership.models import Partnership, Role
+from partnership.notifications import members, notify
+
+from . import flex
+from .models import (
+    CapacityAlert,
+    CapacityPlan,
+    CapacityUnit,
+    DemandChange,
+    DemandLine,
+    DemandPublication,
+    PriorityRequest,
+    Product,
+    ProductionRun,
+    ReadinessFile,
+    ReadinessItem,
+)
+
+WRITE_ROLES = {Role.ADMIN, Role.BUYER, Role.ACCOUNT_MANAGER, Role.PLANNER, Role.QUALITY}
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
+ALLOWED_SUFFIXES = {
+    ".pdf",
+    ".zip",
+    ".csv",
+    ".xlsx",
+    ".xls",
+    ".txt",
+    ".gbr",
+    ".ger",
+    ".drl",
+    ".xln",
+    ".step",
+    ".stp",
+    ".dxf",
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".pos",
+    ".odb",
+    ".tgz",
+    ".7z",
+}
+WEEKS_AHEAD = 26
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def _require_side(user, partnership, side=None, roles=WRITE_ROLES):
+    s, m = side_membership(user, partnership)
+    if m is None or m.role not in roles or (side and s != side):
+        who = {"oem": _("OEM"), "ems": _("EMS")}.get(side, "")
+        raise PermissionDenied(
+            _("Only %(who)s members who can edit may do this.") % {"who": who}
+            if who
+            else _("Viewers cannot change schedules.")
+        )
+    return s, m
+
+
+# --- Products and readiness ----------------------------------------------------------------
+
+
+@transaction.atomic
+def save_product(
+    *, by, partnership: Partnership, product: Product | None = None, **fields
+) -> Product:
+    """The OEM owns its products; every new product gets the full NPI readiness checklist."""
+    _require_side(by, partnership, "oem")
+    product = product or Product(partnership=partnership)
+    if product.partnership_id != partnership.pk:
+        raise PermissionDenied
+    creating = product.pk is None
+    for name, value in fields.items():
+        setattr(product, name, value)
+    if product.external_id == "":
+        product.external_id = None
+    product.full_clean()
+    product.save()
+    if creating:
+        ReadinessItem.objects.bulk_create(
+            ReadinessItem(product=product, kind=k) for k in ReadinessItem.Kind.values
+        )
+    return product
+
+
+def readiness(product: Product) -> tuple[bool, list[ReadinessItem]]:
+    """Launch-ready only when every required item is approved; returns the blockers."""
+    blockers = [
+        i
+        for i in product.readiness.all()
+        if i.required and i.status != ReadinessItem.Status.APPROVED
+    ]
+    return not blockers, blockers
+
+
+@transaction.atomic
+def upload_readiness_file(*, by, item: ReadinessItem, upload) -> ReadinessFile:
+    _require_side(by, item.product.partnership)
+    name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
+    if upload.size > MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": _("The file is larger than 25 MB.")})
+    if not any(name.lower().endswith(s) for s in ALLOWED_SUFFIXES):
+        raise ValidationError(
+            {
+                "file": _("This file type is not accepted (allowed: %(types)s).")
+                % {"types": ", ".join(sorted(ALLOWED_SUFFIXES))}
+            }
+        )
+    item = ReadinessItem.objects.select_for_update().get(pk=item.pk)
+    digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        digest.update(chunk)
+    upload.seek(0)
+    version = (item.files.aggregate(v=Max("version"))["v"] or 0) + 1
+    record = ReadinessFile.objects.create(
+        item=item,
+        version=version,
+        file=upload,
+        name=name,
+        size=upload.size,
+        sha256=digest.hexdigest(),
+        uploaded_by=by,
+    )
+    item.status = ReadinessItem.Status.SUBMITTED
+    item.rejection_reason = ""
+    item.reviewed_by = item.reviewed_at = None
+    item.save()
+    _unrelease(item.product)
+    return record
+
+
+@transaction.atomic
+def review_readiness_item(
+    *, by, item: ReadinessItem, approve: bool, reason: str = ""
+) -> ReadinessItem:
+    """The EMS, who must build from the documents, approves or rejects them (with a reason)."""
+    _require_side(by, item.product.partnership, "ems")
+    item = ReadinessItem.objects.select_for_update().get(pk=item.pk)
+    if item.status != ReadinessItem.Status.SUBMITTED:
+        raise ValidationError(_("Only a submitted document can be reviewed."))
+    if not approve and not reason.strip():
+        raise ValidationError({"reason": _("Say why the document is rejected.")})
+    item.status = ReadinessItem.Status.APPROVED if approve else ReadinessItem.Status.REJECTED
+    item.rejection_reason = "" if approve else reason.strip()
+    item.reviewed_by, item.reviewed_at = by, timezone.now()
+    item.save()
+    if not approve:
+        _unrelease(item.product)
+    return item
+
+
+@transaction.atomic
+def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessItem:
+    _require_side(by, item.product.partnership, "oem")
+    item.required = required
+    item.save(update_fields=["required", "updated_at"])
+    return item
+
+
+def _unrelease(product: Product) -> None:
+    if product.released_at:
+        Product.objects.filter(pk=product.pk).update(released_at=None, released_by=None)
+
+
+@transaction.atomic
+def release_for_launch(*, by, product: Product) -> Product:
+    _require_side(by, product.partnership)
+    ready, blockers = readiness(product)
+    if not ready:
+        raise ValidationError(
+            _("Not launch-ready: %(items)s.")
+            % {
+                "items": "; ".join(
+                    f"{b.get_kind_display()} ({b.get_status_display().lower()})" for b in blockers
+                )
+            }
+        )
+    product.released_at, product.released_by = timezone.now(), by
+    product.save(update_fields=["released_at", "released_by", "updated_at"])
+    return product
+
+
+# --- Production runs -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def save_run(
+    *, by, partnership: Partnership, run: ProductionRun | None = None, **fields
+) -> ProductionRun:
+    """The OEM orders runs; changing launch or due date sends the run back for confirmation."""
+    _require_side(by, partnership, "oem")
+    run = run or ProductionRun(partnership=partnership)
+    if run.partnership_id != partnership.pk or (
+        "product" in fields and fields["product"].partnership_id != partnership.pk
+    ):
+        raise ValidationError({"product": _("Choose a product of this partnership.")})
+    dates_changed = any(
+        f in fields and getattr(run, f) != fields[f] for f in ("planned_launch", "due_date")
+    )
+    for name, value in fields.items():
+        setattr(run, name, value)
+    if run.external_id == "":
+        run.external_id = None
+    if run.pk and dates_changed and run.status == ProductionRun.Status.CONFIRMED:
+        run.status = ProductionRun.Status.PLANNED
+    run.full_clean()
+    if run.due_date < run.planned_launch:
+        raise ValidationError({"due_date": _("The due date must not be before the launch.")})
+    run.save()
+    return run
+
+
+@transaction.atomic
+def confirm_run(*, by, run: ProductionRun) -> ProductionRun:
+    _require_side(by, run.partnership, "ems")
+    run = ProductionRun.objects.select_for_update().select_related("product").get(pk=run.pk)
+    if run.status not in (ProductionRun.Status.PLANNED,):
+        raise ValidationError(_("Only a planned run can be confirmed."))
+    if not run.product.released_at:
+        _ready, blockers = readiness(run.product)
+        raise ValidationError(
+            _("The product is not released for launch. Missing: %(items)s.")
+            % {"items": "; ".join(b.get_kind_display() for b in blockers) or _("the release")}
+        )
+    run.status, run.confirmed_by, run.confirmed_at = (
+        ProductionRun.Status.CONFIRMED,
+        by,
+        timezone.now(),
+    )
+    run.save()
+    return run
+
+
+@transaction.atomic
+def propose_dates(*, by, run: ProductionRun, launch: dt.date, due: dt.date) -> ProductionRun:
+    _require_side(by, run.partnership, "ems")
+    if due < launch:
+        raise ValidationError({"proposed_due": _("The due date must not be before the launch.")})
+    run.proposed_launch, run.proposed_due, run.status = launch, due, ProductionRun.Status.PROPOSED
+    run.save()
+    notify(
+        members(run.partnership, "oem", [Role.BUYER, Role.PLANNER, Role.ADMIN]),
+        partnership=run.partnership,
+        subject=_("New dates proposed for %(run)s") % {"run": run},
+        url=run.get_absolute_url(),
+    )
+    return run
+
+
+@transaction.atomic
+def answer_proposed_dates(*, by, run: ProductionRun, accept: bool) -> ProductionRun:
+    _require_side(by, run.partnership, "oem")
+    if run.status != ProductionRun.Status.PROPOSED:
+        raise ValidationError(_("No dates are proposed for this run."))
+    if accept:
+        run.planned_launch, run.due_date = run.proposed_launch, run.proposed_due
+        run.status, run.confirmed_by, run.confirmed_at = (
+            ProductionRun.Status.CONFIRMED,
+            by,
+            timezone.now(),
+        )
+    else:
+        run.status = ProductionRun.Status.PLANNED
+    run.proposed_launch = run.proposed_due = None
+    run.save()
+    return run
+
+
+@transaction.atomic
+def request_priority(
+    *, by, run: ProductionRun, priority: int, reason: str, requested_due=None
+) -> PriorityRequest:
+    _require_side(by, run.partnership, "oem")
+    if run.status in (ProductionRun.Status.COMPLETED, ProductionRun.Status.CANCELLED):
+        raise ValidationError(_("This run is closed."))
+    if run.priority_requests.filter(status=PriorityRequest.Status.PENDING).exists():
+        raise ValidationError(_("A re-prioritisation request for this run is already pending."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("Explain why the run must move.")})
+    if requested_due and requested_due < run.planned_launch:
+        raise ValidationError({"requested_due": _("The due date must not be before the launch.")})
+    req = PriorityRequest.objects.create(
+        run=run,
+        priority=priority,
+        reason=reason.strip(),
+        requested_due=requested_due,
+        requested_by=by,
+    )
+    notify(
+        members(run.partnership, "ems", [Role.ACCOUNT_MANAGER, Role.PLANNER]),
+        partnership=run.partnership,
+        subject=_("Re-prioritisation requested: %(run)s") % {"run": run},
+        body=reason,
+        url=run.get_absolute_url(),
+    )
+    return req
+
+
+@transaction.atomic
+def answer_priority(
+    *, by, request: PriorityRequest, accept: bool, answer: str = ""
+) -> PriorityRequest:
+    _require_side(by, request.run.partnership, "ems")
+    request = PriorityRequest.objects.select_for_update().select_related("run").get(pk=request.pk)
+    if request.status != PriorityRequest.Status.PENDING:
+        raise ValidationError(_("This request was already answered."))
+    if not accept and not answer.strip():
+        raise ValidationError({"answer": _("Say why the request is declined.")})
+    request.status = PriorityRequest.Status.ACCEPTED if accept else PriorityRequest.Status.DECLINED
+    request.answered_by, request.answered_at, request.answer = by, timezone.now(), answer.strip()
+    request.save()
+    if accept:
+        run = request.run
+        run.priority = request.priority
+        if request.requested_due:
+            run.due_date = request.requested_due
+        run.save()
+    notify(
+        [request.requested_by],
+        partnership=request.run.partnership,
+        subject=_("Re-prioritisation %(status)s: %(run)s")
+        % {"status": request.get_status_display().lower(), "run": request.run},
+        body=answer,
+        url=request.run.get_absolute_url(),
+    )
+    return request
+
+
+# --- Capacity and demand -------------------------------------------------------------------
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self):
+        return _("Row %(row)s, %(field)s: %(message)s") % {
+            "row": self.row,
+            "field": self.field,
+            "message": self.message,
+        }
+
+
+class ImportRejected(ValidationError):
+    """All-or-nothing import refused: carries the row-level errors."""
+
+    def __init__(self, errors: list[RowError]):
+        self.row_errors = errors
+        super().__init__([str(e) for e in errors])
+
+
+def _parse_week(value, row, errors, field="week"):
+    try:
+        day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value).strip())
+    except (TypeError, ValueError):
+        try:  # ISO week: 2027-W05
+            year, week = str(value).strip().upper().split("-W")
+            day = dt.date.fromisocalendar(int(year), int(week), 1)
+        except (TypeError, ValueError):
+            errors.append(RowError(row, field, _("not a date (YYYY-MM-DD) or ISO week (YYYY-Www)")))
+            return None
+    return monday(day)
+
+
+def _parse_number(value, row, errors, field, *, integer=False):
+    try:
+        number = Decimal(str(value).strip().replace(",", "")) if value not in (None, "") else None
+    except ArithmeticError:
+        number = None
+    if (
+        number is None
+        or not number.is_finite()
+        or number < 0
+        or (integer and number != number.to_integral_value())
+    ):
+        errors.append(
+            RowError(
+                row,
+                field,
+                _("must be a non-negative whole number")
+                if integer
+                else _("must be a non-negative number"),
+            )
+        )
+        return None
+    return int(number) if integer else number
+
+
+@transaction.atomic
+def publish_capacity(*, by, partnership: Partnership, rows: list[dict]) -> int:
+    """Upsert weekly capacity rows (week, line, amount, unit) — all of them or none."""
+    _require_side(by, partnership, "ems")
+    errors, parsed, seen = [], [], set()
+    existing_unit = (
+        CapacityPlan.objects.filter(partnership=partnership).values_list("unit", flat=True).first()
+    )
+    for n, row in enumerate(rows, start=1):
+        week = _parse_week(row.get("week"), n, errors)
+        amount = _parse_number(row.get("amount"), n, errors, "amount")
+        unit = (row.get("unit") or existing_unit or CapacityUnit.UNITS).strip().lower()
+        line = (row.get("line") or "").strip()[:40]
+        if unit not in CapacityUnit.values:
+            errors.append(RowError(n, "unit", _("must be 'units' or 'hours'")))
+        elif existing_unit and unit != existing_unit:
+            errors.append(
+                RowError(
+                    n,
+                    "unit",
+                    _("capacity is kept in %(unit)s for this partnership")
+                    % {"unit": existing_unit},
+                )
+            )
+        existing_unit = existing_unit or unit
+        if week and (week, line) in seen:
+            errors.append(RowError(n, "week", _("this week and line appear twice")))
+        if week is not None:
+            seen.add((week, line))
+        parsed.append((week, line, amount, unit, (row.get("external_id") or None)))
+    if errors:
+        raise ImportRejected(errors)
+    objs = [
+        CapacityPlan(partnership=partnership, week=w, line=ln, amount=a, unit=u, external_id=e)
+        for w, ln, a, u, e in parsed
+    ]
+    CapacityPlan.objects.bulk_create(
+        objs,
+        update_conflicts=True,
+        unique_fields=["partnership", "week", "line"],
+        update_fields=["amount", "unit", "external_id", "updated_at"],
+    )
+    schedule_alert_refresh(partnership)
+    return len(objs)
+
+
+def latest_publication(partnership: Partnership) -> DemandPublication | None:
+    return partnership.demand_publications.order_by("-version").first()
+
+
+@transaction.atomic
+def publish_demand(
+    *, by, partnership: Partnership, rows: list[dict], note: str = "", today=None
+) -> DemandPublication:
+    """A new forecast version from rows (product part number or id, week, quantity) — all or none.
+
+    Lines missing from the new version count as zero. Each change from the previous version is
+    classified against the active contract's flex table."""
+    _require_side(by, partnership, "oem")
+    products = {p.part_number.upper(): p for p in Product.objects.filter(partnership=partnership)}
+    by_id = {str(p.pk): p for p in products.values()}
+    by_ext = {p.external_id: p for p in products.values() if p.external_id}
+    errors, lines, seen = [], {}, set()
+    for n, row in enumerate(rows, start=1):
+        key = str(row.get("product") or row.get("part_number") or "").strip()
+        product = products.get(key.upper()) or by_ext.get(key) or by_id.get(key)
+        if product is None:
+            errors.append(
+                RowError(
+                    n, "product", _("unknown product “%(p)s” in this partnership") % {"p": key}
+                )
+            )
+        week = _parse_week(row.get("week"), n, errors)
+        quantity = _parse_number(row.get("quantity"), n, errors, "quantity", integer=True)
+        if product and week:
+            if (product.pk, week) in seen:
+                errors.append(RowError(n, "week", _("this product and week appear twice")))
+            seen.add((product.pk, week))
+            if quantity is not None:
+                lines[(product.pk, week)] = quantity
+    if not rows:
+        errors.append(RowError(0, "file", _("no demand lines")))
+    if errors:
+        raise ImportRejected(errors)
+    Partnership.objects.select_for_update().get(pk=partnership.pk)
+    previous = latest_publication(partnership)
+    reference = monday(today or timezone.localdate())
+    publication = DemandPublication.objects.create(
+        partnership=partnership,
+        version=(previous.version + 1) if previous else 1,
+        published_by=by,
+        reference_week=reference,
+        note=note[:300],
+    )
+    DemandLine.objects.bulk_create(
+        DemandLine(publication=publication, product_id=pid, week=week, quantity=q)
+        for (pid, week), q in lines.items()
+    )
+    if previous:
+        _record_changes(publication, previous, lines)
+    schedule_alert_refresh(partnership)
+    return publication
+
+
+def _record_changes(
+    publication: DemandPublication, previous: DemandPublication, new_lines: dict
+) -> None:
+    contract = active_contract(publication.partnership)
+    bands = [
+        flex.Band(b.from_week, b.to_week, b.max_increase_pct, b.max_decrease_pct)
+        for b in (contract.flex_bands.all() if contract else [])
+    ]
+    frozen = contract.frozen_zone_weeks if contract else 0
+    old_lines = {
+        (pid, week): q
+        for pid, week, q in previous.lines.values_list("product_id", "week", "quantity")
+    }
+    changes = []
+    for key in old_lines.keys() | new_lines.keys():
+        before, after = old_lines.get(key, 0), new_lines.get(key, 0)
+        if before == after:
+            continue
+        product_id, week = key
+        weeks_out = (week - publication.reference_week).days // 7
+        if weeks_out < 0:
+            continue  # the past is not re-planned
+        verdict, band = flex.classify(before, after, weeks_out, bands, frozen)
+        changes.append(
+            DemandChange(
+                publication=publication,
+                product_id=product_id,
+                week=week,
+                weeks_out=weeks_out,
+                previous_quantity=before,
+                new_quantity=after,
+                verdict=verdict,
+                band_label=band.label if band else "",
+                max_increase_pct=band.max_increase_pct if band else None,
+                max_decrease_pct=band.max_decrease_pct if band else None,
+            )
+        )
+    DemandChange.objects.bulk_create(changes)
+    breaches = [c for c in changes if c.is_breach]
+    if breaches:
+        p = publication.partnership
+        notify(
+            members(p, "ems", [Role.ACCOUNT_MANAGER, Role.PLANNER])
+            + members(p, "oem", [Role.BUYER]),
+            partnership=p,
+            subject=_("Forecast v%(v)s breaks the flex terms in %(n)s line(s)")
+            % {"v": publication.version, "n": len(breaches)},
+            body=_("Changes beyond the agreed bands need the other side's acknowledgement."),
+            url=f"/partnerships/{p.pk}/capacity/",
+        )
+
+
+@transaction.atomic
+def acknowledge_changes(*, by, publication: DemandPublication) -> int:
+    """The EMS acknowledges the breaches of a forecast revision."""
+    _require_side(by, publication.partnership, "ems")
+    return (
+        publication.changes.filter(acknowledged_at__isnull=True)
+        .exclude(verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING])
+        .update(acknowledged_by=by, acknowledged_at=timezone.now())
+    )
+
+
+def parse_csv(data: bytes, required: list[str]) -> list[dict]:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportRejected([RowError(0, "file", _("not UTF-8 encoded CSV"))]) from None
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ImportRejected(
+            [RowError(1, "header", _("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})]
+        )
+    reader.fieldnames = header
+    return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+
+
+# --- Load vs capacity, and alerts ----------------------------------------------------------
+
+
+@dataclass
+class WeekLoad:
+    week: dt.date
+    capacity: Decimal
+    demand: Decimal
+    unit: str
+
+    @property
+    def utilisation(self) -> Decimal | None:
+        if not self.capacity:
+            return None if not self.demand else Decimal("999.9")
+        return (self.demand / self.capacity * 100).quantize(Decimal("0.1"))
+
+
+def weekly_load(
+    partnership: Partnership, start: dt.date | None = None, weeks: int = WEEKS_AHEAD
+) -> list[WeekLoad]:
+    """Capacity and demand per week, each one aggregate query in the database."""
+    start = monday(start or timezone.localdate())
+    end = start + dt.timedelta(weeks=weeks - 1)
+    capacity = {
+        row["week"]: row
+        for row in CapacityPlan.objects.filter(partnership=partnership, week__range=(start, end))
+        .values("week")
+        .annotate(total=Sum("amount"), unit=Max("unit"))
+    }
+    unit = next((r["unit"] for r in capacity.values()), None) or (
+        CapacityPlan.objects.filter(partnership=partnership).values_list("unit", flat=True).first()
+        or CapacityUnit.UNITS
+    )
+    publication = latest_publication(partnership)
+    demand = {}
+    if publication:
+        measure = (
+            Sum(
+                ExpressionWrapper(
+                    F("quantity") / F("product__units_per_hour"),
+                    output_field=DecimalField(max_digits=14, decimal_places=2),
+                )
+            )
+            if unit == CapacityUnit.HOURS
+            else Sum("quantity")
+        )
+        demand = {
+            row["week"]: row["load"]
+            for row in DemandLine.objects.filter(publication=publication, week__range=(start, end))
+            .values("week")
+            .annotate(load=measure)
+        }
+    return [
+        WeekLoad(
+            week=start + dt.timedelta(weeks=i),
+            capacity=Decimal(capacity.get(start + dt.timedelta(weeks=i), {}).get("total") or 0),
+            demand=Decimal(demand.get(start + dt.timedelta(weeks=i)) or 0),
+            unit=unit,
+        )
+        for i in range(weeks)
+    ]
+
+
+def schedule_alert_refresh(partnership: Partnership) -> None:
+    """Recompute alerts in the background once the change is committed."""
+    from .tasks import refresh_capacity_alerts
+
+    transaction.on_commit(lambda: refresh_capacity_alerts.delay(partnership.pk), robust=True)
+
+
+def refresh_alerts(partnership: Partnership, today=None) -> dict[str, int]:
+    """Open, update or resolve capacity alerts for the weeks ahead. Idempotent: an unresolved
+    alert per week and kind at most (a database constraint guarantees it), notifications only
+    when an alert is opened or gets worse."""
+    contract = active_contract(partnership)
+    warning = Decimal(contract.capacity_warning_pct if contract else 90)
+    critical = Decimal(contract.capacity_critical_pct if contract else 100)
+    counts = {"opened": 0, "updated": 0, "resolved": 0}
+    now = timezone.now()
+    loads = weekly_load(partnership, start=today)
+    publication = latest_publication(partnership)
+    breach_weeks = set()
+    if publication:
+        breach_weeks = set(
+            publication.changes.filter(acknowledged_at__isnull=True)
+            .exclude(verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING])
+            .values_list("week", flat=True)
+        )
+    wanted = {}
+    for load in loads:
+        u = load.utilisation
+        if u is not None and u >= warning:
+            severity = (
+                CapacityAlert.Severity.CRITICAL if u >= critical else CapacityAlert.Severity.WARNING
+            )
+            wanted[(load.week, CapacityAlert.Kind.OVERLOAD)] = (severity, load)
+        if load.week in breach_weeks:
+            wanted[(load.week, CapacityAlert.Kind.FLEX_BREACH)] = (
+                CapacityAlert.Severity.WARNING,
+                load,
+            )
+    with transaction.atomic():
+        live = {
+            (a.week, a.kind): a
+            for a in CapacityAlert.objects.select_for_update()
+            .filter(partnership=partnership, week__gte=loads[0].week, week__lte=loads[-1].week)
+            .exclude(status=CapacityAlert.Status.RESOLVED)
+        }
+        fresh = []
+        for key, (severity, load) in wanted.items():
+            alert = live.get(key)
+            message = _alert_message(key[1], load)
+            if alert is None:
+                try:
+                    with transaction.atomic():
+                        alert = CapacityAlert.objects.create(
+                            partnership=partnership,
+                            week=key[0],
+                            kind=key[1],
+                            severity=severity,
+                            demand=load.demand,
+                            capacity=load.capacity,
+                            utilisation=load.utilisation,
+                            message=message,
+                        )
+                except IntegrityError:  # another worker opened it a moment ago
+                    continue
+                counts["opened"] += 1
+                fresh.append(alert)
+            else:
+                worse = (
+                    severity == CapacityAlert.Severity.CRITICAL
+                    and alert.severity == CapacityAlert.Severity.WARNING
+                )
+                alert.severity, alert.demand, alert.capacity = severity, load.demand, load.capacity
+                alert.utilisation, alert.message = load.utilisation, message
+                if worse:
+                    alert.status = CapacityAlert.Status.OPEN
+                    fresh.append(alert)
+                alert.save()
+                counts["updated"] += 1
+        for key, alert in live.items():
+            if key not in wanted:
+                alert.status, alert.resolved_at = CapacityAlert.Status.RESOLVED, now
+                alert.save()
+                counts["resolved"] += 1
+        if fresh:
+            _notify_alerts(partnership, fresh)
+    return counts
+
+
+def _alert_message(kind, load: WeekLoad) -> str:
+    if kind == CapacityAlert.Kind.FLEX_BREACH:
+        return _("Week %(w)s: the forecast changed beyond the flex terms.") % {
+            "w": f"{load.week:%G-W%V}"
+        }
+    return _("Week %(w)s: demand %(d)s vs capacity %(c)s %(u)s (%(p)s%%).") % {
+        "w": f"{load.week:%G-W%V}",
+        "d": f"{load.demand:.0f}",
+        "c": f"{load.capacity:.0f}",
+        "u": load.unit,
+        "p": load.utilisation,
+    }
+
+
+def _notify_alerts(partnership: Partnership, alerts: list[CapacityAlert]) -> None:
+    people = members(partnership, "ems", [Role.ACCOUNT_MANAGER, Role.PLANNER]) + members(
+        partnership, "oem", [Role.BUYER]
+    )
+    critical = any(a.severity == CapacityAlert.Severity.CRITICAL for a in alerts)
+    notify(
+        people,
+        partnership=partnership,
+        subject=(
+            _("Capacity critical in %(n)s week(s)")
+            if critical
+            else _("Capacity warning in %(n)s week(s)")
+        )
+        % {"n": len(alerts)},
+        body="\n".join(a.message for a in sorted(alerts, key=lambda a: a.week)),
+        url=f"/partnerships/{partnership.pk}/capacity/",
+    )
+
+
+@transaction.atomic
+def acknowledge_alert(*, by, alert: CapacityAlert) -> CapacityAlert:
+    _require_side(by, alert.partnership)
+    if alert.status != CapacityAlert.Status.OPEN:
+        raise ValidationError(_("Only an open alert can be acknowledged."))
+    alert.status, alert.acknowledged_by, alert.acknowledged_at = (
+        CapacityAlert.Status.ACKNOWLEDGED,
+        by,
+        timezone.now(),
+    )
+    alert.save()
+    return alert
+
+
+def refresh_all_alerts() -> int:
+    n = 0
+    for partnership in Partnership.objects.filter(
+        status__in=[Partnership.Status.ACTIVE, Partnership.Status.PROSPECT]
+    ):
+        refresh_alerts(partnership)
+        n += 1
+    return n
