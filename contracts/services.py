@@ -32,6 +32,7 @@ from .models import (
     DecisionRule,
     FlexBand,
     ResponsibilityItem,
+    normalise_letters,
 )
 
 # Who may do what, by side and role.
@@ -98,6 +99,11 @@ def _require(condition, message):
 
 
 def _require_editable(user, contract):
+    # Trust the locked row, not the caller's instance: it may have been loaded before the
+    # version was proposed or signed, and saving it would silently undo the signatures.
+    contract.status = (
+        Contract.objects.select_for_update().values_list("status", flat=True).get(pk=contract.pk)
+    )
     if not contract.is_editable:
         raise ValidationError(
             _("Only a draft can be changed. Start a new version to change an active contract.")
@@ -246,6 +252,15 @@ def replace_flex_bands(*, by, contract: Contract, bands: list[FlexBand]) -> None
 # --- Responsibility matrix -----------------------------------------------------------------
 
 
+def _letters(value: str) -> str:
+    """Normalise RACI letters before field validation, so "R, A, C" fits the 4-character field;
+    letters it cannot read are left for full_clean to report against the field."""
+    try:
+        return normalise_letters(value)
+    except ValidationError:
+        return value
+
+
 @transaction.atomic
 def save_matrix_item(
     *, by, contract: Contract, item: ResponsibilityItem | None = None, **fields
@@ -256,6 +271,7 @@ def save_matrix_item(
         raise PermissionDenied
     for name, value in fields.items():
         setattr(item, name, value.strip() if isinstance(value, str) else value)
+    item.oem, item.ems = _letters(item.oem), _letters(item.ems)
     if item.pk is None and not item.position:
         item.position = (contract.matrix.aggregate(p=Max("position"))["p"] or 0) + 10
     item.full_clean()
@@ -308,8 +324,8 @@ def import_matrix_csv(*, by, contract: Contract, data: bytes) -> ImportResult:
             contract=contract,
             area=(row.get("area") or "").strip(),
             activity=(row.get("activity") or "").strip(),
-            oem=(row.get("oem") or "").strip(),
-            ems=(row.get("ems") or "").strip(),
+            oem=_letters((row.get("oem") or "").strip()),
+            ems=_letters((row.get("ems") or "").strip()),
             position=(line - 1) * 10,
         )
         try:
@@ -572,7 +588,12 @@ def content_snapshot(contract: Contract) -> dict:
         )
     }
     return {
-        "partnership": [contract.partnership.oem.name, contract.partnership.ems.name],
+        # Ids, not names: a company that renames itself must not invalidate its signed contracts.
+        "partnership": [
+            contract.partnership_id,
+            contract.partnership.oem_id,
+            contract.partnership.ems_id,
+        ],
         "terms": terms,
         "flex": [
             [b.from_week, b.to_week, str(b.max_increase_pct), str(b.max_decrease_pct)]

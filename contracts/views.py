@@ -1,6 +1,7 @@
 from functools import cached_property
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
@@ -98,9 +99,8 @@ class ContractListView(PartnershipScopedMixin, TemplateView):
         return ctx
 
 
+@login_required
 def create_draft(request, partnership_pk):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     if request.method != "POST":
         raise Http404
     partnership = scoped_partnership(request, partnership_pk)
@@ -296,9 +296,8 @@ class MatrixRowView(ContractMixin, View):
         return redirect(self.contract.get_absolute_url() + "#matrix")
 
 
+@login_required
 def matrix_csv(request, partnership_pk, pk):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     partnership = scoped_partnership(request, partnership_pk)
     contract = get_object_or_404(Contract.objects.for_partnership(partnership), pk=pk)
     response = HttpResponse(
@@ -371,9 +370,8 @@ class RuleFormView(ContractMixin, TemplateView):
         return self.render_to_response(self.get_context_data(form=form, rule=rule), status=400)
 
 
+@login_required
 def delete_rule(request, partnership_pk, pk, rule_pk):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     if request.method != "POST":
         raise Http404
     partnership = scoped_partnership(request, partnership_pk)
@@ -405,9 +403,8 @@ class RuleTesterView(ContractMixin, TemplateView):
         return ctx
 
 
+@login_required
 def contract_action(request, partnership_pk, pk, action):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     if request.method != "POST" or action not in (
         "propose",
         "sign",
@@ -460,9 +457,8 @@ class CompareView(ContractMixin, TemplateView):
         return ctx
 
 
+@login_required
 def contract_pdf(request, partnership_pk, pk):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     from .pdf import render_contract_pdf
 
     partnership = scoped_partnership(request, partnership_pk)
@@ -622,9 +618,8 @@ class DecisionDetailView(PartnershipScopedMixin, TemplateView):
         return redirect(d)
 
 
+@login_required
 def decision_attachment(request, partnership_pk, pk, attachment_pk):
-    if not request.user.is_authenticated:
-        return redirect("account_login")
     partnership = scoped_partnership(request, partnership_pk)
     attachment = get_object_or_404(
         DecisionAttachment.objects.filter(request__partnership=partnership, request_id=pk),

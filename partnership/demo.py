@@ -186,4 +186,8 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     from contracts import demo as contracts_demo
 
     contracts_demo.load()
+
+    from schedules import demo as schedules_demo
+
+    schedules_demo.load()
     return logins

@@ -144,7 +144,8 @@ def upload_readiness_file(*, by, item: ReadinessItem, upload) -> ReadinessFile:
     item.rejection_reason = ""
     item.reviewed_by = item.reviewed_at = None
     item.save()
-    _unrelease(item.product)
+    if item.required:  # an optional document does not gate the launch
+        _unrelease(item.product)
     return record
 
 
@@ -163,7 +164,7 @@ def review_readiness_item(
     item.rejection_reason = "" if approve else reason.strip()
     item.reviewed_by, item.reviewed_at = by, timezone.now()
     item.save()
-    if not approve:
+    if not approve and item.required:
         _unrelease(item.product)
     return item
 
@@ -173,6 +174,8 @@ def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessIt
     _require_side(by, item.product.partnership, "oem")
     item.required = required
     item.save(update_fields=["required", "updated_at"])
+    if required and item.status != ReadinessItem.Status.APPROVED:
+        _unrelease(item.product)  # a released product stays launch-ready
     return item
 
 
@@ -273,11 +276,15 @@ def answer_proposed_dates(*, by, run: ProductionRun, accept: bool) -> Production
         raise ValidationError(_("No dates are proposed for this run."))
     if accept:
         run.planned_launch, run.due_date = run.proposed_launch, run.proposed_due
-        run.status, run.confirmed_by, run.confirmed_at = (
-            ProductionRun.Status.CONFIRMED,
-            by,
-            timezone.now(),
-        )
+        # The dates are agreed; but, as in confirm_run, no confirmation before the release.
+        if Product.objects.filter(pk=run.product_id, released_at__isnull=False).exists():
+            run.status, run.confirmed_by, run.confirmed_at = (
+                ProductionRun.Status.CONFIRMED,
+                by,
+                timezone.now(),
+            )
+        else:
+            run.status = ProductionRun.Status.PLANNED
     else:
         run.status = ProductionRun.Status.PLANNED
     run.proposed_launch = run.proposed_due = None

@@ -132,6 +132,8 @@ def test_draft_lifecycle_through_the_pages(world, client):
             "frozen_zone_weeks": 4,
             "default_decision_mode": "consult_oem",
             "default_response_hours": 48,
+            "capacity_warning_pct": 90,
+            "capacity_critical_pct": 100,
         },
     )
     assert ok.status_code == 302

@@ -1,0 +1,74 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import PriorityRequest, Product, ProductionRun
+
+
+class ProductForm(forms.ModelForm):
+    class Meta:
+        model = Product
+        fields = [
+            "part_number",
+            "revision",
+            "name",
+            "description",
+            "ipc_class",
+            "units_per_hour",
+            "external_id",
+        ]
+        widgets = {"description": forms.Textarea(attrs={"rows": 2})}
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+
+
+class ReviewForm(forms.Form):
+    decision = forms.ChoiceField(choices=[("approve", _("Approve")), ("reject", _("Reject"))])
+    reason = forms.CharField(
+        label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class RunForm(forms.ModelForm):
+    class Meta:
+        model = ProductionRun
+        fields = ["product", "quantity", "planned_launch", "due_date", "priority", "external_id"]
+        widgets = {
+            "planned_launch": forms.DateInput(attrs={"type": "date"}),
+            "due_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def __init__(self, *args, partnership=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = Product.objects.filter(partnership=partnership)
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("planned_launch")
+            and data.get("due_date")
+            and data["due_date"] < data["planned_launch"]
+        ):
+            self.add_error("due_date", _("The due date must not be before the launch."))
+        return data
+
+
+class ProposeDatesForm(forms.Form):
+    launch = forms.DateField(label=_("Launch"), widget=forms.DateInput(attrs={"type": "date"}))
+    due = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class PriorityRequestForm(forms.ModelForm):
+    class Meta:
+        model = PriorityRequest
+        fields = ["priority", "requested_due", "reason"]
+        widgets = {
+            "requested_due": forms.DateInput(attrs={"type": "date"}),
+            "reason": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class CsvUploadForm(forms.Form):
+    file = forms.FileField(label=_("CSV file"))
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
