@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 # WeasyPrint needs Pango and fonts; curl is used by healthchecks.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
-    fonts-dejavu-core curl gettext \
+    fonts-dejavu-core fonts-dejavu-extra curl gettext \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
