@@ -473,9 +473,10 @@ def publish_demand(
     Lines missing from the new version count as zero. Each change from the previous version is
     classified against the active contract's flex table."""
     _require_side(by, partnership, "oem")
-    products = {p.part_number.upper(): p for p in Product.objects.filter(partnership=partnership)}
-    by_id = {str(p.pk): p for p in products.values()}
-    by_ext = {p.external_id: p for p in products.values() if p.external_id}
+    every = list(Product.objects.filter(partnership=partnership))  # all revisions
+    products = {p.part_number.upper(): p for p in every}  # the last revision in sort order
+    by_id = {str(p.pk): p for p in every}
+    by_ext = {p.external_id: p for p in every if p.external_id}
     errors, lines, seen = [], {}, set()
     for n, row in enumerate(rows, start=1):
         key = str(row.get("product") or row.get("part_number") or "").strip()

@@ -211,7 +211,8 @@ def test_run_lifecycle_through_the_page(world, client, product, this_monday):
     client.force_login(world.buyer)
     client.post(run.get_absolute_url(), {"what": "accept-dates"})
     run.refresh_from_db()
-    assert run.status == "confirmed" and run.planned_launch == this_monday + dt.timedelta(weeks=3)
+    # The new dates are adopted, but an unreleased product keeps the run planned.
+    assert run.status == "planned" and run.planned_launch == this_monday + dt.timedelta(weeks=3)
     client.post(run.get_absolute_url(), {"what": "priority", "priority": 4, "reason": "Tender"})
     client.force_login(world.account_manager)
     pending = run.priority_requests.get()
