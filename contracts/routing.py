@@ -40,8 +40,18 @@ def rule_matches(rule, category: str, facts: dict) -> bool:
     )
 
 
+def is_set(condition) -> bool:
+    """Whether a rule sets this condition. Not ``v not in (None, False)``: ``0 == False``, yet a
+    threshold of 0 is a real condition (``rule_matches`` requires the fact to be known)."""
+    return condition is not None and condition is not False
+
+
+def is_conditional(rule) -> bool:
+    return any(is_set(v) for v in rule.conditions())
+
+
 def _specificity(rule) -> int:
-    return sum(1 for v in rule.conditions() if v not in (None, False))
+    return sum(1 for v in rule.conditions() if is_set(v))
 
 
 def route(rules, *, category: str, facts: dict, default_mode: str, default_hours: int) -> Routing:

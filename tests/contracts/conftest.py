@@ -11,7 +11,9 @@ from tests.factories import member
 def draft(world):
     """A draft (version 1) drafted by the OEM buyer from the template, with an effective date."""
     contract = services.create_draft(by=world.buyer, partnership=world.ours)
-    return services.update_terms(by=world.buyer, contract=contract, effective_from=dt.date(2026, 1, 1))
+    return services.update_terms(
+        by=world.buyer, contract=contract, effective_from=dt.date(2026, 1, 1)
+    )
 
 
 @pytest.fixture
