@@ -374,7 +374,8 @@ class DecisionRule(models.Model):
 
     @property
     def is_conditional(self) -> bool:
-        return any(v not in (None, False) for v in self.conditions())
+        # Identity, not equality: a threshold of 0 is a condition although 0 == False.
+        return any(v is not None and v is not False for v in self.conditions())
 
     def condition_phrases(self, currency=None) -> list[str]:
         currency = currency or (self.contract.currency if self.contract_id else "EUR")
