@@ -55,6 +55,7 @@ urlpatterns = [
     path("settings/tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke_api_token"),
     path("", include("contracts.urls")),
     path("", include("schedules.urls")),
+    path("", include("audits.urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     # API
