@@ -190,4 +190,8 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     from schedules import demo as schedules_demo
 
     schedules_demo.load()
+
+    from audits import demo as audits_demo
+
+    audits_demo.load()
     return logins
