@@ -61,7 +61,9 @@ def test_contract_sign_off_and_decision_routing(demo, browser: Browser, output_p
     oem.locator("#matrix-body input[name=ems]").fill("a")
     oem.locator("#matrix-body input[name=oem]").fill("a")
     oem.locator("#matrix-body").get_by_role("button", name="Save").click()
-    expect(oem.locator("#matrix-body .errorlist")).to_contain_text("Exactly one side must be Accountable")
+    expect(oem.locator("#matrix-body .errorlist")).to_contain_text(
+        "Exactly one side must be Accountable"
+    )
     oem.locator("#matrix-body input[name=oem]").fill("r")
     oem.locator("#matrix-body").get_by_role("button", name="Save").click()
     expect(oem.locator("#matrix-body tr").first.locator("td.raci").nth(1)).to_have_text("A")
@@ -102,5 +104,7 @@ def test_contract_sign_off_and_decision_routing(demo, browser: Browser, output_p
     assert decision.status == "approved" and decision.rule.clause_ref == "4.7"
 
     # Both can download the summary PDF of the active contract.
-    pdf = ems.request.get(base + f"/partnerships/{partnership.pk}/contracts/{contract.pk}/summary.pdf")
+    pdf = ems.request.get(
+        base + f"/partnerships/{partnership.pk}/contracts/{contract.pk}/summary.pdf"
+    )
     assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
