@@ -157,6 +157,8 @@ def record_answer(
     side, m = side_membership(by, audit.partnership)
     if m is None or m.role == Role.VIEWER:
         raise PermissionDenied(_("Viewers cannot score."))
+    if side == "ems":
+        require_ems_member(by, audit.partnership)
     if side == "oem":
         require_oem_auditor(by, audit.partnership)
         if audit.status != Audit.Status.IN_PROGRESS:
@@ -188,6 +190,8 @@ def record_answer(
             grade_reasons=result.reasons,
             updated_at=timezone.now(),
         )
+    else:  # the self-assessment changed: an incremental sync must see the audit again
+        Audit.objects.filter(pk=audit.pk).update(updated_at=timezone.now())
     return answer
 
 
@@ -308,6 +312,7 @@ def raise_finding(
 @transaction.atomic
 def start_action(*, by, finding: Finding, owner, due_date) -> CorrectiveAction:
     require_ems_member(by, finding.audit.partnership)
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)  # two starts at once: one wins
     if not finding.needs_action:
         raise ValidationError(_("Observations need no corrective action."))
     if hasattr(finding, "action"):
@@ -326,8 +331,8 @@ def complete_step(*, by, action: CorrectiveAction, step: int, text: str) -> Corr
     """D1–D7 are completed by the EMS in order: a step needs the one before it."""
     require_ems_member(by, action.finding.audit.partnership)
     action = CorrectiveAction.objects.select_for_update().get(pk=action.pk)
-    if action.status == CorrectiveAction.Status.VERIFIED:
-        raise ValidationError(_("This action is closed."))
+    if action.status != CorrectiveAction.Status.OPEN:
+        raise ValidationError(_("This action is with the OEM for verification or closed."))
     if step not in range(1, 8):
         raise ValidationError(
             {"step": _("The EMS completes steps D1 to D7; D8 is the OEM's verification.")}
@@ -487,25 +492,36 @@ def save_certificate(
         and certificate.valid_until < certificate.valid_from
     ):
         raise ValidationError({"valid_until": _("The end date is before the start date.")})
-    certificate.expired = certificate.valid_until < timezone.localdate()
+    certificate.expired = bool(
+        certificate.valid_until and certificate.valid_until < timezone.localdate()
+    )
     certificate.full_clean()
     certificate.save()
     return certificate
 
 
 def _certificate_audience(certificate: Certificate):
+    """[(partnership, users)…]: the organisation's own quality people and admins, and each
+    partner's quality people in their partnership — everyone active, and everyone once."""
     org = certificate.organization
     people = [
         m.user
-        for m in org.memberships.filter(role__in=[Role.QUALITY, Role.ADMIN]).select_related("user")
+        for m in org.memberships.filter(
+            role__in=[Role.QUALITY, Role.ADMIN], user__is_active=True
+        ).select_related("user")
     ]
-    partnerships = Partnership.objects.filter(Q(ems=org) | Q(oem=org)).exclude(
-        status=Partnership.Status.ENDED
+    partnerships = (
+        Partnership.objects.filter(Q(ems=org) | Q(oem=org))
+        .exclude(status=Partnership.Status.ENDED)
+        .order_by("pk")
     )
-    pairs = []
+    pairs, told = [], set()
     for p in partnerships:
         other = "oem" if p.ems_id == org.pk else "ems"
-        pairs.append((p, people + members(p, other, [Role.QUALITY])))
+        users = [u for u in people + members(p, other, [Role.QUALITY]) if u.pk not in told]
+        told.update(u.pk for u in users)
+        if users:
+            pairs.append((p, users))
     return pairs
 
 
@@ -636,7 +652,7 @@ def scorecard(partnership: Partnership, today=None) -> dict:
         "audit_trend": list(reversed(audits)),
         "open_findings": {c: findings.get(c, 0) for c in Finding.Classification.values},
         "certificates": certs,
-        "certificates_expiring": [c for c in certs if not c.expired and c.days_left(today) <= 60],
+        "certificates_expiring": [c for c in certs if not c.expired and 0 <= c.days_left(today) <= 60],
         "certificates_expired": [c for c in certs if c.expired or c.days_left(today) < 0],
         "kpis": kpis,
     }

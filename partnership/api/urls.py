@@ -1,6 +1,8 @@
 from rest_framework.routers import DefaultRouter
 
+from audits.api.urls import register as register_audits
 from contracts.api.urls import register as register_contracts
+from schedules.api.urls import register as register_schedules
 
 from .views import OrganizationViewSet, PartnershipViewSet
 
@@ -8,5 +10,7 @@ router = DefaultRouter()
 router.register("partnerships", PartnershipViewSet, basename="partnership")
 router.register("organizations", OrganizationViewSet, basename="organization")
 register_contracts(router)
+register_schedules(router)
+register_audits(router)
 
 urlpatterns = router.urls
