@@ -1,0 +1,1064 @@
+"""Serializers of the schedules API, and the ERP bulk upserts.
+
+Single writes go through ``schedules.services``. The bulk upserts (thousands of rows keyed by
+``external_id``, all or nothing) apply the same rules as ``save_product``/``save_run`` — the
+side and role check, every model field's validation, uniqueness per partnership, product in the
+partnership, due date not before launch, dates changed on a confirmed run send it back for
+confirmation — but in bulk: the partnership's products and runs are read once, and rows are
+written with a handful of statements whatever their number.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import DecimalValidator, MaxValueValidator
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import exceptions, serializers
+
+from contracts.api.serializers import ScopedPartnershipField
+from partnership.api.serializers import PartyContactSerializer
+from partnership.models import Partnership
+
+from .. import services
+from ..models import (
+    CapacityAlert,
+    CapacityPlan,
+    CapacityUnit,
+    DemandChange,
+    DemandLine,
+    DemandPublication,
+    PriorityRequest,
+    Product,
+    ProductionRun,
+    ReadinessItem,
+)
+
+#: Rows accepted per bulk call; an ERP syncing more sends several calls.
+MAX_BULK_ROWS = 20_000
+DUPLICATE_EXTERNAL_ID = _("Another object of this partnership already has this external id.")
+DUPLICATE_REVISION = _("Another product of this partnership has this part number and revision.")
+NOT_IN_PARTNERSHIP = _("Choose a product of this partnership.")  # save_run's message
+
+
+class ScopedProductField(serializers.PrimaryKeyRelatedField):
+    """A product id, resolved only among the requesting user's products (no probing)."""
+
+    default_error_messages = {
+        "does_not_exist": _("No product of yours has this id."),
+        "incorrect_type": _("No product of yours has this id."),
+    }
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return Product.objects.for_user(getattr(request, "user", None))
+
+
+# --- Products and readiness ------------------------------------------------------------------
+
+
+class ReadinessItemSerializer(serializers.ModelSerializer):
+    latest_file_version = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text=_("Version of the newest file; null if none.")
+    )
+    latest_file_name = serializers.CharField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ReadinessItem
+        fields = [
+            "id",
+            "kind",
+            "required",
+            "status",
+            "rejection_reason",
+            "reviewed_at",
+            "latest_file_version",
+            "latest_file_name",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+def _readiness(product):
+    """``services.readiness`` once per serialized product (it reads the prefetched items)."""
+    if not hasattr(product, "_api_readiness"):
+        product._api_readiness = services.readiness(product)
+    return product._api_readiness
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    """A product (assembly); only the OEM creates and changes products. New products get the
+    full NPI readiness checklist."""
+
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    launch_ready = serializers.SerializerMethodField(
+        help_text=_("True when every required readiness item is approved.")
+    )
+    blockers = serializers.SerializerMethodField(
+        help_text=_("Kinds of the required readiness items that are not approved yet.")
+    )
+    readiness = ReadinessItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "partnership",
+            "part_number",
+            "revision",
+            "name",
+            "description",
+            "ipc_class",
+            "units_per_hour",
+            "external_id",
+            "released_at",
+            "launch_ready",
+            "blockers",
+            "readiness",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["released_at", "created_at", "updated_at"]
+        # The model's validator carries a float; DRF wants a Decimal.
+        extra_kwargs = {"units_per_hour": {"min_value": Decimal("0.01")}}
+        # Uniqueness is checked in validate() so that it answers with a field error.
+        validators = []
+
+    def get_launch_ready(self, product) -> bool:
+        return _readiness(product)[0]
+
+    def get_blockers(self, product) -> list[str]:
+        return [item.kind for item in _readiness(product)[1]]
+
+    def validate(self, attrs):
+        product = self.instance
+        partnership = attrs.get("partnership", product.partnership if product else None)
+        if product is not None and partnership.pk != product.partnership_id:
+            raise serializers.ValidationError(
+                {"partnership": _("A product stays in its partnership.")}
+            )
+
+        def value(name):
+            if name in attrs:
+                return attrs[name]
+            return getattr(product, name) if product else Product._meta.get_field(name).default
+
+        others = Product.objects.filter(partnership=partnership)
+        if product is not None:
+            others = others.exclude(pk=product.pk)
+        errors = {}
+        external_id = value("external_id") or None
+        if external_id and others.filter(external_id=external_id).exists():
+            errors["external_id"] = [DUPLICATE_EXTERNAL_ID]
+        if others.filter(part_number=value("part_number"), revision=value("revision")).exists():
+            errors["part_number"] = [DUPLICATE_REVISION]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):
+        return services.save_product(by=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        validated_data.pop("partnership", None)
+        return services.save_product(
+            by=self.context["request"].user,
+            partnership=instance.partnership,
+            product=instance,
+            **validated_data,
+        )
+
+
+# --- Production runs ---------------------------------------------------------------------------
+
+
+class ProductionRunSerializer(serializers.ModelSerializer):
+    """A production run: ordered and changed by the OEM; its status moves through the actions
+    (confirm, propose-dates, answer-dates)."""
+
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    product = ScopedProductField(queryset=Product.objects.all())
+    product_part_number = serializers.CharField(source="product.part_number", read_only=True)
+    product_external_id = serializers.CharField(
+        source="product.external_id", read_only=True, allow_null=True
+    )
+    confirmed_by = PartyContactSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ProductionRun
+        fields = [
+            "id",
+            "partnership",
+            "product",
+            "product_part_number",
+            "product_external_id",
+            "external_id",
+            "quantity",
+            "planned_launch",
+            "due_date",
+            "proposed_launch",
+            "proposed_due",
+            "status",
+            "priority",
+            "confirmed_by",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "proposed_launch",
+            "proposed_due",
+            "status",
+            "confirmed_at",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "priority": {
+                "help_text": _(
+                    "Set when the run is created; later changes go through "
+                    "request-priority, which the EMS answers."
+                )
+            }
+        }
+        validators = []
+
+    def validate(self, attrs):
+        run = self.instance
+        partnership = attrs.get("partnership", run.partnership if run else None)
+        errors = {}
+        if run is not None:
+            if partnership.pk != run.partnership_id:
+                errors["partnership"] = [_("A run stays in its partnership.")]
+            if "priority" in attrs and attrs["priority"] != run.priority:
+                errors["priority"] = [
+                    _("Ask for a re-prioritisation instead: POST …/request-priority/.")
+                ]
+        launch = attrs.get("planned_launch", run.planned_launch if run else None)
+        due = attrs.get("due_date", run.due_date if run else None)
+        if launch and due and due < launch:
+            # save_run says so too, but only after full_clean has failed on the check
+            # constraint with a message under "__all__".
+            errors["due_date"] = [_("The due date must not be before the launch.")]
+        external_id = attrs.get("external_id", run.external_id if run else None) or None
+        if external_id and not errors:
+            others = ProductionRun.objects.filter(partnership=partnership, external_id=external_id)
+            if run is not None:
+                others = others.exclude(pk=run.pk)
+            if others.exists():
+                errors["external_id"] = [DUPLICATE_EXTERNAL_ID]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return attrs
+
+    def create(self, validated_data):
+        return services.save_run(by=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        validated_data.pop("partnership", None)
+        return services.save_run(
+            by=self.context["request"].user,
+            partnership=instance.partnership,
+            run=instance,
+            **validated_data,
+        )
+
+
+class ProposeDatesSerializer(serializers.Serializer):
+    proposed_launch = serializers.DateField()
+    proposed_due = serializers.DateField()
+
+
+class AnswerDatesSerializer(serializers.Serializer):
+    accept = serializers.BooleanField(
+        help_text=_("true: take the proposed dates (the run is confirmed); false: keep the old.")
+    )
+
+
+class RequestPrioritySerializer(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=ProductionRun.Priority.choices)
+    reason = serializers.CharField()
+    requested_due = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class AnswerPrioritySerializer(serializers.Serializer):
+    accept = serializers.BooleanField()
+    answer = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required when declining."),
+    )
+
+
+class PriorityRequestSerializer(serializers.ModelSerializer):
+    partnership = serializers.IntegerField(source="run.partnership_id", read_only=True)
+    requested_by = PartyContactSerializer(read_only=True)
+    answered_by = PartyContactSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PriorityRequest
+        fields = [
+            "id",
+            "partnership",
+            "run",
+            "priority",
+            "requested_due",
+            "reason",
+            "status",
+            "requested_by",
+            "requested_at",
+            "answered_by",
+            "answered_at",
+            "answer",
+        ]
+        read_only_fields = fields
+
+
+# --- Row lists (bulk bodies) ------------------------------------------------------------------
+
+
+class ObjectListField(serializers.Field):
+    """A JSON list of objects, checked in one pass (no per-row serializer: thousands of rows).
+
+    Errors name the row by its index: ``{"<index>": {"field": ["…"]}}``.
+    """
+
+    default_error_messages = {
+        "not_a_list": _("Expected a list of objects."),
+        "empty": _("At least one row is needed."),
+        "too_many": _("At most {max_rows} rows per call."),
+        "not_an_object": _("Expected an object."),
+    }
+
+    def __init__(self, *, max_rows=MAX_BULK_ROWS, **kwargs):
+        self.max_rows = max_rows
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, list):
+            self.fail("not_a_list")
+        if not data:
+            self.fail("empty")
+        if len(data) > self.max_rows:
+            self.fail("too_many", max_rows=self.max_rows)
+        errors = {}
+        for index, row in enumerate(data):
+            row_errors = (
+                self.check_row(row)
+                if isinstance(row, dict)
+                else {"non_field_errors": [self.error_messages["not_an_object"]]}
+            )
+            if row_errors:
+                errors[str(index)] = row_errors
+        if errors:
+            raise serializers.ValidationError(errors)
+        return data
+
+    def check_row(self, row) -> dict:
+        """Only what would crash the service or the database; the service checks the rest."""
+        return {}
+
+    def to_representation(self, value):
+        return value
+
+
+def _not_text(row, names):
+    return {
+        name: [_("Expected text.")]
+        for name in names
+        if row.get(name) is not None and not isinstance(row[name], str)
+    }
+
+
+class ProductUpsertItemSerializer(serializers.Serializer):
+    """One product of a bulk upsert. New products need ``part_number`` and ``name``; for
+    existing ones only the fields sent change."""
+
+    external_id = serializers.CharField(max_length=100, help_text=_("The ERP's key."))
+    part_number = serializers.CharField(max_length=60, required=False)
+    revision = serializers.CharField(max_length=20, required=False, help_text=_("Default A."))
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    ipc_class = serializers.ChoiceField(choices=Product.IpcClass.choices, required=False)
+    units_per_hour = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        required=False,
+        allow_null=True,
+    )
+
+
+class RunUpsertItemSerializer(serializers.Serializer):
+    """One run of a bulk upsert. New runs need a product, ``quantity``, ``planned_launch`` and
+    ``due_date``; for existing ones only the fields sent change."""
+
+    external_id = serializers.CharField(max_length=100, help_text=_("The ERP's key."))
+    product = serializers.IntegerField(required=False, help_text=_("Product id, or …"))
+    product_external_id = serializers.CharField(
+        required=False, help_text=_("… the product's external id.")
+    )
+    quantity = serializers.IntegerField(min_value=1, required=False)
+    planned_launch = serializers.DateField(required=False)
+    due_date = serializers.DateField(required=False)
+    priority = serializers.ChoiceField(
+        choices=ProductionRun.Priority.choices,
+        required=False,
+        help_text=_("Only when the run is created; later through request-priority."),
+    )
+
+
+class CapacityRowSerializer(serializers.Serializer):
+    week = serializers.CharField(
+        help_text=_("A date (its Monday is taken) or an ISO week such as 2027-W05.")
+    )
+    line = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    unit = serializers.ChoiceField(
+        choices=CapacityUnit.choices,
+        required=False,
+        help_text=_("Defaults to the unit the partnership's capacity is kept in."),
+    )
+    external_id = serializers.CharField(required=False, allow_null=True, max_length=100)
+
+
+class DemandRowSerializer(serializers.Serializer):
+    product = serializers.CharField(help_text=_("Part number, external id or id of the product."))
+    week = serializers.CharField(
+        help_text=_("A date (its Monday is taken) or an ISO week such as 2027-W05.")
+    )
+    quantity = serializers.IntegerField(min_value=0)
+
+
+@extend_schema_field(ProductUpsertItemSerializer(many=True))
+class ProductItemsField(ObjectListField):
+    pass
+
+
+@extend_schema_field(RunUpsertItemSerializer(many=True))
+class RunItemsField(ObjectListField):
+    pass
+
+
+_amount_digits = DecimalValidator(
+    CapacityPlan._meta.get_field("amount").max_digits,
+    CapacityPlan._meta.get_field("amount").decimal_places,
+)
+_max_quantity = MaxValueValidator(2147483647)
+
+
+@extend_schema_field(CapacityRowSerializer(many=True))
+class CapacityRowsField(ObjectListField):
+    def check_row(self, row):
+        errors = _not_text(row, ("line", "unit", "external_id"))
+        if isinstance(row.get("external_id"), str) and len(row["external_id"]) > 100:
+            errors["external_id"] = [_("At most 100 characters.")]
+        amount = _decimal(row.get("amount"))
+        if amount is not None:
+            try:
+                _amount_digits(amount)
+            except DjangoValidationError as exc:
+                errors["amount"] = exc.messages
+        return errors
+
+
+@extend_schema_field(DemandRowSerializer(many=True))
+class DemandRowsField(ObjectListField):
+    def check_row(self, row):
+        quantity = _decimal(row.get("quantity"))
+        if quantity is not None:
+            try:
+                _max_quantity(quantity)
+            except DjangoValidationError as exc:
+                return {"quantity": exc.messages}
+        return {}
+
+
+def _decimal(value):
+    """The number the services would parse, or None (they report what is not a number)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = Decimal(str(value).strip().replace(",", ""))
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() and number >= 0 else None
+
+
+# --- Bulk upserts ---------------------------------------------------------------------------
+
+
+class ProductBulkUpsertSerializer(serializers.Serializer):
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    items = ProductItemsField(help_text=_("Products keyed by external_id, up to 20,000."))
+
+
+class RunBulkUpsertSerializer(serializers.Serializer):
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    items = RunItemsField(help_text=_("Production runs keyed by external_id, up to 20,000."))
+
+
+class UpsertResultItemSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text=_("Position of the item in the request."))
+    external_id = serializers.CharField()
+    id = serializers.IntegerField()
+    result = serializers.ChoiceField(
+        choices=[("created", "created"), ("updated", "updated"), ("unchanged", "unchanged")]
+    )
+
+
+class UpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    items = UpsertResultItemSerializer(many=True)
+
+
+class BulkConflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+    default_detail = _(
+        "The rows collided with a concurrent change, or with each other (two products "
+        "swapping part numbers in one call); nothing was written."
+    )
+
+
+@dataclass
+class _Planned:
+    index: int
+    obj: object
+    result: str
+    changed: list = field(default_factory=list)
+
+
+def _external_id(item, errors):
+    value = item.get("external_id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        errors["external_id"] = [_("This field is required: the ERP's key of the row.")]
+        return None
+    if len(value) > 100:
+        errors["external_id"] = [_("At most 100 characters.")]
+        return None
+    return value
+
+
+def _values(model, item, names, errors):
+    """The item's values for ``names``: scalars only; the model fields validate them later."""
+    values = {}
+    for name in names:
+        if name not in item:
+            continue
+        value = item[name]
+        model_field = model._meta.get_field(name)
+        if value is None and not model_field.null:
+            errors[name] = [_("This field may not be null.")]
+        elif isinstance(value, dict | list | bool):
+            errors[name] = [_("Expected text, a number or a date.")]
+        elif isinstance(value, float) and model_field.get_internal_type().endswith("IntegerField"):
+            if value.is_integer():
+                values[name] = int(value)
+            else:
+                errors[name] = [_("A whole number is required.")]
+        else:
+            values[name] = value
+    return values
+
+
+def _clean(obj, names, errors):
+    """Each named model field's own validation (type, length, choices, validators)."""
+    exclude = [f.name for f in obj._meta.concrete_fields if f.name not in names]
+    try:
+        obj.clean_fields(exclude=exclude)
+    except DjangoValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+
+
+def _rejected(errors):
+    return exceptions.ValidationError({"items": {str(i): errors[i] for i in sorted(errors)}})
+
+
+def _write(model, plan, update_fields, by):
+    """Insert the new rows, update the changed ones (one statement each), record history."""
+    created = [p.obj for p in plan if p.result == "created"]
+    updated = [p.obj for p in plan if p.result == "updated"]
+    if created:
+        model.objects.bulk_create(created)
+        _record_history(model, [obj.pk for obj in created], "+", by)
+    if updated:
+        # ``external_id`` is unique only among non-null values (a partial index), which
+        # ON CONFLICT cannot target without its predicate; the primary key can. The rows were
+        # read under a lock, so this is an update of each one, in a single statement.
+        model.objects.bulk_create(
+            updated,
+            update_conflicts=True,
+            unique_fields=["id"],
+            update_fields=[*sorted(update_fields), "updated_at"],
+        )
+        _record_history(model, [obj.pk for obj in updated], "~", by)
+    return created
+
+
+def _record_history(model, pks, history_type, by):
+    """The rows ``bulk_history_create`` would write, copied from the saved rows by one
+    INSERT … SELECT instead of thousands of model instances."""
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
+        return
+    qn = connection.ops.quote_name
+    history = model.history.model
+    tracked = ", ".join(qn(f.column) for f in history.tracked_fields)
+    meta = history._meta
+    extra = ", ".join(
+        qn(meta.get_field(name).column)
+        for name in ("history_date", "history_change_reason", "history_type", "history_user")
+    )
+    pk = qn(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({tracked}, {extra}) "
+            f"SELECT {tracked}, %s, %s, %s, %s FROM {qn(model._meta.db_table)} "
+            f"WHERE {pk} = ANY(%s) ORDER BY {pk}",
+            [timezone.now(), "", history_type, by.pk, list(pks)],
+        )
+
+
+def _create_checklists(product_ids):
+    """``save_product``'s NPI checklist (one missing item per kind) for every new product, by
+    one INSERT … SELECT: a bulk of products brings seven times as many readiness items."""
+    qn = connection.ops.quote_name
+    meta = ReadinessItem._meta
+    defaults = ("required", "status", "rejection_reason")
+    columns = ", ".join(
+        qn(meta.get_field(name).column) for name in ("product", "kind", *defaults, "updated_at")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({columns}) "
+            "SELECT p.id, k.kind, %s, %s, %s, %s "
+            "FROM unnest(%s::bigint[]) AS p(id) "
+            "CROSS JOIN unnest(%s::text[]) WITH ORDINALITY AS k(kind, n) ORDER BY p.id, k.n",
+            [
+                *(meta.get_field(name).get_default() for name in defaults),
+                timezone.now(),
+                list(product_ids),
+                list(ReadinessItem.Kind.values),
+            ],
+        )
+
+
+def _summary(plan):
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    for p in plan:
+        counts[p.result] += 1
+    return {
+        **counts,
+        "items": [
+            {"index": p.index, "external_id": p.obj.external_id, "id": p.obj.pk, "result": p.result}
+            for p in plan
+        ],
+    }
+
+
+PRODUCT_ITEM_FIELDS = (
+    "part_number",
+    "revision",
+    "name",
+    "description",
+    "ipc_class",
+    "units_per_hour",
+)
+
+
+def upsert_products(*, by, partnership, items) -> dict:
+    """Create or update products by external id — all of them or none (OEM side)."""
+    services._require_side(by, partnership, "oem")  # save_product's rule
+    try:
+        with transaction.atomic():
+            return _upsert_products(by, partnership, items)
+    except IntegrityError:
+        raise BulkConflict from None
+
+
+def _wanted(items, name):
+    """The distinct text values of ``name`` in the items, to read only the rows they touch."""
+    return list({str(item[name]) for item in items if isinstance(item.get(name), str | int)})
+
+
+def _upsert_products(by, partnership, items):
+    # The products the items name, and those holding a part number the items use (the
+    # uniqueness check of part number and revision needs them), locked until commit.
+    existing = list(
+        Product.objects.filter(partnership=partnership)
+        .filter(
+            Q(external_id__in=_wanted(items, "external_id"))
+            | Q(part_number__in=_wanted(items, "part_number"))
+        )
+        .select_for_update()
+    )
+    by_external_id = {p.external_id: p for p in existing if p.external_id}
+    keys = {p.pk: (p.part_number, p.revision) for p in existing}
+    moved, index_of = set(), {}
+    plan, errors, first_index = [], {}, {}
+    for index, item in enumerate(items):
+        row = {}
+        external_id = _external_id(item, row)
+        values = _values(Product, item, PRODUCT_ITEM_FIELDS, row)
+        if external_id in first_index:
+            row["external_id"] = [
+                _("Item %(index)s has the same external id.") % {"index": first_index[external_id]}
+            ]
+        if row:
+            errors[index] = row
+            continue
+        first_index[external_id] = index
+        product = by_external_id.get(external_id)
+        if product is None:
+            product = Product(partnership=partnership, external_id=external_id, **values)
+            _clean(product, {*PRODUCT_ITEM_FIELDS, "external_id"}, row)
+            ident, before = ("new", index), None
+        else:
+            before = {name: getattr(product, name) for name in values}
+            for name, value in values.items():
+                setattr(product, name, value)
+            _clean(product, set(values), row)
+            ident = product.pk
+        if row:
+            errors[index] = row
+            continue
+        changed = [n for n in values if before is not None and getattr(product, n) != before[n]]
+        result = "created" if before is None else ("updated" if changed else "unchanged")
+        plan.append(_Planned(index, product, result, changed))
+        key = (product.part_number, product.revision)
+        if keys.get(ident) != key:
+            moved.add(ident)
+        keys[ident], index_of[ident] = key, index
+
+    holders = defaultdict(list)
+    for ident, key in keys.items():
+        holders[key].append(ident)
+    for idents in holders.values():
+        if len(idents) > 1:
+            for ident in idents:
+                if ident in moved:
+                    errors.setdefault(index_of[ident], {})["part_number"] = [DUPLICATE_REVISION]
+    if errors:
+        raise _rejected(errors)
+
+    update_fields = {name for p in plan for name in p.changed}
+    created = _write(Product, plan, update_fields, by)
+    if created:
+        _create_checklists([product.pk for product in created])
+    return _summary(plan)
+
+
+RUN_ITEM_FIELDS = ("quantity", "planned_launch", "due_date", "priority")
+
+
+def _resolve_product(item, by_pk, by_external_id, errors):
+    """The item's product, by id or by external id, among the partnership's products only."""
+    product = None
+    raw = item.get("product")
+    if raw is not None:
+        pk = raw if isinstance(raw, int) and not isinstance(raw, bool) else None
+        if isinstance(raw, str) and raw.strip().isdigit():
+            pk = int(raw)
+        product = by_pk.get(pk)
+        if product is None:
+            errors["product"] = [NOT_IN_PARTNERSHIP]
+            return None
+    raw = item.get("product_external_id")
+    if raw not in (None, ""):
+        other = by_external_id.get(str(raw)) if isinstance(raw, str | int) else None
+        if other is None:
+            errors["product_external_id"] = [NOT_IN_PARTNERSHIP]
+            return None
+        if product is not None and other.pk != product.pk:
+            errors["product_external_id"] = [_("Names a different product than product.")]
+            return None
+        product = other
+    return product
+
+
+def upsert_runs(*, by, partnership, items) -> dict:
+    """Create or update production runs by external id — all of them or none (OEM side)."""
+    services._require_side(by, partnership, "oem")  # save_run's rule
+    try:
+        with transaction.atomic():
+            return _upsert_runs(by, partnership, items)
+    except IntegrityError:
+        raise BulkConflict from None
+
+
+def _upsert_runs(by, partnership, items):
+    product_ids = [int(pk) for pk in _wanted(items, "product") if pk.isdigit()]
+    products = Product.objects.filter(partnership=partnership).filter(
+        Q(pk__in=product_ids) | Q(external_id__in=_wanted(items, "product_external_id"))
+    )
+    products = list(products.only("pk", "external_id", "partnership"))
+    product_by_pk = {p.pk: p for p in products}
+    product_by_external_id = {p.external_id: p for p in products if p.external_id}
+    runs = ProductionRun.objects.filter(
+        partnership=partnership, external_id__in=_wanted(items, "external_id")
+    )
+    by_external_id = {r.external_id: r for r in runs.select_for_update()}
+    plan, errors, first_index = [], {}, {}
+    for index, item in enumerate(items):
+        row = {}
+        external_id = _external_id(item, row)
+        values = _values(ProductionRun, item, RUN_ITEM_FIELDS, row)
+        product = _resolve_product(item, product_by_pk, product_by_external_id, row)
+        if external_id in first_index:
+            row["external_id"] = [
+                _("Item %(index)s has the same external id.") % {"index": first_index[external_id]}
+            ]
+        if row:
+            errors[index] = row
+            continue
+        first_index[external_id] = index
+        run = by_external_id.get(external_id)
+        if run is None:
+            if product is None:
+                row["product"] = [_("New runs need product or product_external_id.")]
+            run = ProductionRun(partnership=partnership, external_id=external_id, **values)
+            if product is not None:
+                run.product = product
+            _clean(run, {*RUN_ITEM_FIELDS, "external_id"}, row)
+            before = None
+        else:
+            before = {name: getattr(run, name) for name in values}
+            before["product_id"] = run.product_id
+            for name, value in values.items():
+                setattr(run, name, value)
+            if product is not None:
+                run.product = product
+            _clean(run, set(values), row)
+            if "priority" not in row and run.priority != before.get("priority", run.priority):
+                row["priority"] = [_("Ask for a re-prioritisation instead: request-priority.")]
+        launch, due = run.planned_launch, run.due_date
+        if not ({"planned_launch", "due_date"} & row.keys()) and launch and due and due < launch:
+            row["due_date"] = [_("The due date must not be before the launch.")]  # save_run's
+        if row:
+            errors[index] = row
+            continue
+        if before is None:
+            plan.append(_Planned(index, run, "created"))
+            continue
+        changed = [n for n in values if getattr(run, n) != before[n]]
+        if run.product_id != before["product_id"]:
+            changed.append("product")
+        dates_changed = not {"planned_launch", "due_date"}.isdisjoint(changed)
+        if dates_changed and run.status == ProductionRun.Status.CONFIRMED:
+            run.status = ProductionRun.Status.PLANNED  # new dates need a new confirmation
+            changed.append("status")
+        plan.append(_Planned(index, run, "updated" if changed else "unchanged", changed))
+    if errors:
+        raise _rejected(errors)
+    _write(ProductionRun, plan, {name for p in plan for name in p.changed}, by)
+    return _summary(plan)
+
+
+# --- Capacity and load ------------------------------------------------------------------------
+
+
+class CapacityPlanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CapacityPlan
+        fields = [
+            "id",
+            "partnership",
+            "week",
+            "line",
+            "amount",
+            "unit",
+            "external_id",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PublishCapacitySerializer(serializers.Serializer):
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    rows = CapacityRowsField(
+        help_text=_("Weekly capacity, upserted by (week, line); all rows or none.")
+    )
+
+
+class PublishedCapacitySerializer(serializers.Serializer):
+    partnership = serializers.IntegerField()
+    rows = serializers.IntegerField(help_text=_("Rows created or updated."))
+
+
+class LoadQuerySerializer(serializers.Serializer):
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    weeks = serializers.IntegerField(min_value=1, max_value=104, default=services.WEEKS_AHEAD)
+    start = serializers.DateField(
+        required=False, help_text=_("First week (its Monday is taken); default this week.")
+    )
+
+
+class WeekLoadSerializer(serializers.Serializer):
+    week = serializers.DateField()
+    capacity = serializers.DecimalField(max_digits=14, decimal_places=2)
+    demand = serializers.DecimalField(max_digits=14, decimal_places=2)
+    unit = serializers.ChoiceField(choices=CapacityUnit.choices)
+    utilisation = serializers.DecimalField(
+        max_digits=7,
+        decimal_places=1,
+        allow_null=True,
+        help_text=_("% of capacity; null without capacity and demand."),
+    )
+
+
+# --- Demand -------------------------------------------------------------------------------------
+
+
+class PublishDemandSerializer(serializers.Serializer):
+    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    rows = DemandRowsField(
+        help_text=_("Every weekly line of the new version; lines left out count as zero.")
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=300)
+    external_id = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        max_length=100,
+        help_text=_(
+            "Makes retries safe: a publication of the partnership with this external id is "
+            "answered with 200 instead of publishing again."
+        ),
+    )
+
+
+class DemandPublicationSerializer(serializers.ModelSerializer):
+    published_by = PartyContactSerializer(read_only=True)
+    lines_count = serializers.IntegerField(read_only=True)
+    changes_count = serializers.IntegerField(
+        read_only=True, help_text=_("Lines changed from the previous version.")
+    )
+    open_breaches = serializers.IntegerField(
+        read_only=True, help_text=_("Changes beyond the flex terms not acknowledged by the EMS.")
+    )
+
+    class Meta:
+        model = DemandPublication
+        fields = [
+            "id",
+            "partnership",
+            "version",
+            "reference_week",
+            "note",
+            "external_id",
+            "published_by",
+            "published_at",
+            "lines_count",
+            "changes_count",
+            "open_breaches",
+        ]
+        read_only_fields = fields
+
+
+class ChangesSummarySerializer(serializers.Serializer):
+    within = serializers.IntegerField()
+    increase_breach = serializers.IntegerField()
+    cancellation = serializers.IntegerField()
+    frozen = serializers.IntegerField()
+    non_binding = serializers.IntegerField()
+
+    @staticmethod
+    def of(publication) -> dict:
+        counts = dict(publication.changes.order_by().values_list("verdict").annotate(n=Count("id")))
+        return {verdict: counts.get(verdict, 0) for verdict in DemandChange.Verdict.values}
+
+
+class DemandPublicationDetailSerializer(DemandPublicationSerializer):
+    changes_summary = serializers.SerializerMethodField(
+        help_text=_("Changed lines by flex-term verdict.")
+    )
+
+    class Meta(DemandPublicationSerializer.Meta):
+        fields = [*DemandPublicationSerializer.Meta.fields, "changes_summary"]
+        read_only_fields = fields
+
+    @extend_schema_field(ChangesSummarySerializer)
+    def get_changes_summary(self, publication):
+        return ChangesSummarySerializer.of(publication)
+
+
+class DemandLineSerializer(serializers.ModelSerializer):
+    product_part_number = serializers.CharField(source="product.part_number", read_only=True)
+    product_external_id = serializers.CharField(
+        source="product.external_id", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = DemandLine
+        fields = ["id", "product", "product_part_number", "product_external_id", "week", "quantity"]
+        read_only_fields = fields
+
+
+class DemandChangeSerializer(serializers.ModelSerializer):
+    product_part_number = serializers.CharField(source="product.part_number", read_only=True)
+    is_breach = serializers.BooleanField(read_only=True)
+    acknowledged_by = PartyContactSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = DemandChange
+        fields = [
+            "id",
+            "product",
+            "product_part_number",
+            "week",
+            "weeks_out",
+            "previous_quantity",
+            "new_quantity",
+            "band_label",
+            "max_increase_pct",
+            "max_decrease_pct",
+            "verdict",
+            "is_breach",
+            "acknowledged_by",
+            "acknowledged_at",
+        ]
+        read_only_fields = fields
+
+
+class AcknowledgedSerializer(serializers.Serializer):
+    acknowledged = serializers.IntegerField(help_text=_("Breaches acknowledged by this call."))
+
+
+# --- Alerts ---------------------------------------------------------------------------------------
+
+
+class CapacityAlertSerializer(serializers.ModelSerializer):
+    acknowledged_by = PartyContactSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = CapacityAlert
+        fields = [
+            "id",
+            "partnership",
+            "week",
+            "kind",
+            "severity",
+            "status",
+            "demand",
+            "capacity",
+            "utilisation",
+            "message",
+            "acknowledged_by",
+            "acknowledged_at",
+            "resolved_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields

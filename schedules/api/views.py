@@ -1,0 +1,686 @@
+"""Schedules over REST: products and readiness, production runs and re-prioritisation, weekly
+capacity and load, demand publications with their flex-term changes, capacity alerts.
+
+Views check input shape; ``schedules.services`` owns every rule (which side may do what, status
+transitions, all-or-nothing imports) and its errors map to 400/403. Bulk bodies answer row
+errors by index: ``{"errors": {"items": {"<index>": {"field": ["…"]}}}}``.
+"""
+
+import django_filters
+from django.db import transaction
+from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
+from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.models import Partnership
+
+from .. import services
+from ..models import (
+    CapacityAlert,
+    CapacityPlan,
+    DemandChange,
+    DemandLine,
+    DemandPublication,
+    PriorityRequest,
+    Product,
+    ProductionRun,
+    ReadinessFile,
+    ReadinessItem,
+)
+from .serializers import (
+    AcknowledgedSerializer,
+    AnswerDatesSerializer,
+    AnswerPrioritySerializer,
+    CapacityAlertSerializer,
+    CapacityPlanSerializer,
+    DemandChangeSerializer,
+    DemandLineSerializer,
+    DemandPublicationDetailSerializer,
+    DemandPublicationSerializer,
+    LoadQuerySerializer,
+    PriorityRequestSerializer,
+    ProductBulkUpsertSerializer,
+    ProductionRunSerializer,
+    ProductSerializer,
+    ProposeDatesSerializer,
+    PublishCapacitySerializer,
+    PublishDemandSerializer,
+    PublishedCapacitySerializer,
+    RequestPrioritySerializer,
+    RunBulkUpsertSerializer,
+    UpsertResultSerializer,
+    WeekLoadSerializer,
+    upsert_products,
+    upsert_runs,
+)
+
+INVALID = {
+    400: OpenApiResponse(
+        ValidationErrorSerializer, description="Invalid input; `errors` names the fields."
+    )
+}
+
+
+class RowsValidationErrorSerializer(ErrorSerializer):
+    errors = serializers.DictField(
+        help_text=_(
+            "Field errors; the rows' errors are keyed by index, then by field: "
+            '`{"rows": {"17": {"week": ["…"]}}}`.'
+        )
+    )
+
+
+ROWS_INVALID = {
+    400: OpenApiResponse(
+        RowsValidationErrorSerializer,
+        description=(
+            "Nothing was written. `errors` names the fields; rows are named by their index in "
+            'the list: `{"errors": {"rows": {"17": {"week": ["…"]}}}}` (`items` for upserts).'
+        ),
+    )
+}
+CONFLICT = {
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description=(
+            "A uniqueness conflict while writing (a concurrent change, or rows swapping part "
+            "numbers in one call); nothing was written. Retry, or split the swap in two calls."
+        ),
+    )
+}
+ALL_OR_NOTHING = _(
+    "All or nothing: the rows are validated together and written in one transaction; one "
+    "invalid row rejects the call with every row's errors, keyed by the row's index."
+)
+
+
+def responses(ok, *, code=200, invalid=False, rows=False, conflict=False):
+    """The success body plus the documented error bodies."""
+    return {
+        code: ok,
+        **(INVALID if invalid else {}),
+        **(ROWS_INVALID if rows else {}),
+        **(CONFLICT if conflict else {}),
+        **ERROR_RESPONSES,
+    }
+
+
+def rows_rejected(exc: services.ImportRejected, name="rows") -> exceptions.ValidationError:
+    """``ImportRejected``'s row errors (numbered from 1) keyed by list index (from 0)."""
+    rows, general = {}, []
+    for error in exc.row_errors:
+        if error.row < 1:
+            general.append(error.message)
+        else:
+            rows.setdefault(error.row - 1, {}).setdefault(error.field, []).append(error.message)
+    detail = {}
+    if rows:
+        detail[name] = {str(i): rows[i] for i in sorted(rows)}
+    if general:
+        detail["non_field_errors"] = general
+    return exceptions.ValidationError(detail)
+
+
+def count_of(queryset, fk):
+    """A correlated ``COUNT(*)`` of ``queryset`` rows pointing at the outer row through ``fk``."""
+    counted = (
+        queryset.filter(**{fk: OuterRef("pk")})
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), Value(0))
+
+
+class RespondMixin:
+    def respond_with(self, obj, code=status.HTTP_200_OK):
+        """The object as the scoped queryset shows it (annotations, prefetches)."""
+        obj = self.get_queryset().get(pk=obj.pk)
+        return Response(self.get_serializer(obj).data, status=code)
+
+
+class ServiceWriteMixin(RespondMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin):
+    """Create/update through the serializer, which calls the service."""
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self.respond_with(serializer.save(), status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        partial = kwargs.pop("partial", False)
+        serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return self.respond_with(serializer.save())
+
+
+def body(serializer_class, view, data):
+    serializer = serializer_class(data=data, context=view.get_serializer_context())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class PartnershipIdFilter(django_filters.FilterSet):
+    # A plain id, not a model choice: a choice list would name partnerships outside the scope.
+    partnership = django_filters.NumberFilter(
+        field_name="partnership_id", label=_("Partnership id")
+    )
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
+    )
+
+
+# --- Products ---------------------------------------------------------------------------------
+
+
+class ProductFilter(PartnershipIdFilter):
+    external_id = django_filters.CharFilter(label=_("External id"))
+    q = django_filters.CharFilter(method="search", label=_("Part number, name or external id"))
+
+    class Meta:
+        model = Product
+        fields = ["partnership", "updated_since", "external_id", "q"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(part_number__icontains=value) | Q(name__icontains=value) | Q(external_id=value)
+        )
+
+
+def readiness_prefetch():
+    """Each product's readiness items with the name and version of their newest file."""
+    newest = ReadinessFile.objects.filter(item=OuterRef("pk")).order_by("-version")
+    return Prefetch(
+        "readiness",
+        queryset=ReadinessItem.objects.annotate(
+            latest_file_version=Subquery(newest.values("version")[:1]),
+            latest_file_name=Subquery(newest.values("name")[:1]),
+        ).order_by("id"),
+    )
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(ProductSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(ProductSerializer)),
+    create=extend_schema(
+        summary="Create a product (OEM); it gets the full NPI readiness checklist",
+        responses=responses(ProductSerializer, code=201, invalid=True),
+    ),
+    update=extend_schema(
+        summary="Change a product (OEM)", responses=responses(ProductSerializer, invalid=True)
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a product (OEM)",
+        responses=responses(ProductSerializer, invalid=True),
+    ),
+)
+class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+    """Products (assemblies) of your partnerships with their NPI readiness."""
+
+    queryset = Product.objects.all()
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    search_fields = ["part_number", "name", "external_id"]
+    ordering_fields = ["id", "part_number", "updated_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.prefetch_related(readiness_prefetch())
+
+    @extend_schema(
+        summary="Release for launch: every required readiness item must be approved",
+        request=None,
+        responses=responses(ProductSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def release(self, request, pk=None):
+        product = self.get_object()
+        services.release_for_launch(by=request.user, product=product)
+        return self.respond_with(product)
+
+    @extend_schema(
+        summary="Create or update products by external_id, all or nothing (OEM)",
+        description=ALL_OR_NOTHING
+        + " "
+        + _(
+            "Existing products change only in the fields sent; new ones need part_number and "
+            "name, and get the full readiness checklist. Unchanged rows are not touched, so "
+            "their updated_at stays put and a retry is harmless."
+        ),
+        request=ProductBulkUpsertSerializer,
+        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="bulk-upsert",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def bulk_upsert(self, request):
+        data = body(ProductBulkUpsertSerializer, self, request.data)
+        return Response(
+            upsert_products(by=request.user, partnership=data["partnership"], items=data["items"])
+        )
+
+
+# --- Production runs ------------------------------------------------------------------------
+
+
+class ProductionRunFilter(PartnershipIdFilter):
+    product = django_filters.NumberFilter(field_name="product_id", label=_("Product id"))
+    product_external_id = django_filters.CharFilter(
+        field_name="product__external_id", label=_("External id of the product")
+    )
+    status = django_filters.MultipleChoiceFilter(
+        choices=ProductionRun.Status.choices, label=_("Status")
+    )
+    external_id = django_filters.CharFilter(label=_("External id"))
+    launch_from = django_filters.DateFilter(field_name="planned_launch", lookup_expr="gte")
+    launch_to = django_filters.DateFilter(field_name="planned_launch", lookup_expr="lte")
+
+    class Meta:
+        model = ProductionRun
+        fields = [
+            "partnership",
+            "updated_since",
+            "product",
+            "product_external_id",
+            "status",
+            "external_id",
+            "launch_from",
+            "launch_to",
+        ]
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(ProductionRunSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(ProductionRunSerializer)),
+    create=extend_schema(
+        summary="Order a production run (OEM)",
+        responses=responses(ProductionRunSerializer, code=201, invalid=True),
+    ),
+    update=extend_schema(
+        summary="Change a run (OEM); new dates on a confirmed run need a new confirmation",
+        responses=responses(ProductionRunSerializer, invalid=True),
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a run (OEM)",
+        responses=responses(ProductionRunSerializer, invalid=True),
+    ),
+)
+class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+    """Production runs of your partnerships: ordered by the OEM, confirmed by the EMS."""
+
+    queryset = ProductionRun.objects.all()
+    serializer_class = ProductionRunSerializer
+    filterset_class = ProductionRunFilter
+    search_fields = ["external_id", "product__part_number", "product__name"]
+    ordering_fields = ["id", "planned_launch", "due_date", "priority", "updated_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("product", "confirmed_by")
+
+    @extend_schema(
+        summary="Confirm a planned run (EMS); its product must be released for launch",
+        request=None,
+        responses=responses(ProductionRunSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def confirm(self, request, pk=None):
+        run = self.get_object()
+        return self.respond_with(services.confirm_run(by=request.user, run=run))
+
+    @extend_schema(
+        summary="Propose other launch and due dates (EMS)",
+        request=ProposeDatesSerializer,
+        responses=responses(ProductionRunSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], url_path="propose-dates", filter_backends=[])
+    def propose_dates(self, request, pk=None):
+        run = self.get_object()
+        data = body(ProposeDatesSerializer, self, request.data)
+        services.propose_dates(
+            by=request.user, run=run, launch=data["proposed_launch"], due=data["proposed_due"]
+        )
+        return self.respond_with(run)
+
+    @extend_schema(
+        summary="Accept or refuse the dates the EMS proposed (OEM)",
+        request=AnswerDatesSerializer,
+        responses=responses(ProductionRunSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], url_path="answer-dates", filter_backends=[])
+    def answer_dates(self, request, pk=None):
+        run = self.get_object()
+        data = body(AnswerDatesSerializer, self, request.data)
+        services.answer_proposed_dates(by=request.user, run=run, accept=data["accept"])
+        return self.respond_with(run)
+
+    @extend_schema(
+        summary="Ask the EMS to re-prioritise the run (OEM)",
+        request=RequestPrioritySerializer,
+        responses=responses(PriorityRequestSerializer, code=201, invalid=True),
+    )
+    @action(detail=True, methods=["post"], url_path="request-priority", filter_backends=[])
+    def request_priority(self, request, pk=None):
+        run = self.get_object()
+        data = body(RequestPrioritySerializer, self, request.data)
+        priority_request = services.request_priority(by=request.user, run=run, **data)
+        return Response(
+            PriorityRequestSerializer(priority_request).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(
+        summary="Create or update runs by external_id, all or nothing (OEM)",
+        description=ALL_OR_NOTHING
+        + " "
+        + _(
+            "Each item names its product by `product` (id) or `product_external_id`, among the "
+            "partnership's products. Existing runs change only in the fields sent; new launch or "
+            "due dates send a confirmed run back to planned. Unchanged rows are not touched."
+        ),
+        request=RunBulkUpsertSerializer,
+        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="bulk-upsert",
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def bulk_upsert(self, request):
+        data = body(RunBulkUpsertSerializer, self, request.data)
+        return Response(
+            upsert_runs(by=request.user, partnership=data["partnership"], items=data["items"])
+        )
+
+
+class PriorityRequestFilter(django_filters.FilterSet):
+    partnership = django_filters.NumberFilter(
+        field_name="run__partnership_id", label=_("Partnership id")
+    )
+    run = django_filters.NumberFilter(field_name="run_id", label=_("Run id"))
+    status = django_filters.ChoiceFilter(choices=PriorityRequest.Status.choices)
+    requested_since = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+
+    class Meta:
+        model = PriorityRequest
+        fields = ["partnership", "run", "status", "requested_since"]
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(PriorityRequestSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(PriorityRequestSerializer)),
+)
+class PriorityRequestViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Re-prioritisation requests the OEM made on runs of your partnerships."""
+
+    queryset = PriorityRequest.objects.all()
+    serializer_class = PriorityRequestSerializer
+    filterset_class = PriorityRequestFilter
+    ordering_fields = ["id", "requested_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("run", "requested_by", "answered_by")
+
+    @extend_schema(
+        summary="Accept or decline a pending request (EMS); accepting re-prioritises the run",
+        request=AnswerPrioritySerializer,
+        responses=responses(PriorityRequestSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def answer(self, request, pk=None):
+        priority_request = self.get_object()
+        data = body(AnswerPrioritySerializer, self, request.data)
+        services.answer_priority(by=request.user, request=priority_request, **data)
+        priority_request = self.get_queryset().get(pk=priority_request.pk)
+        return Response(PriorityRequestSerializer(priority_request).data)
+
+
+# --- Capacity -------------------------------------------------------------------------------
+
+
+class CapacityFilter(PartnershipIdFilter):
+    week_from = django_filters.DateFilter(field_name="week", lookup_expr="gte")
+    week_to = django_filters.DateFilter(field_name="week", lookup_expr="lte")
+    line = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+
+    class Meta:
+        model = CapacityPlan
+        fields = ["partnership", "updated_since", "week_from", "week_to", "line", "external_id"]
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(CapacityPlanSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(CapacityPlanSerializer)),
+)
+class CapacityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Weekly capacity the EMS published for your partnerships, and load against it."""
+
+    queryset = CapacityPlan.objects.all()
+    serializer_class = CapacityPlanSerializer
+    filterset_class = CapacityFilter
+    ordering_fields = ["id", "week", "updated_at"]
+    ordering = ["id"]
+
+    @extend_schema(
+        summary="Publish weekly capacity (EMS), upserted by week and line",
+        description=ALL_OR_NOTHING,
+        request=PublishCapacitySerializer,
+        responses=responses(PublishedCapacitySerializer, rows=True),
+    )
+    @action(detail=False, methods=["post"], filter_backends=[], pagination_class=None)
+    def publish(self, request):
+        data = body(PublishCapacitySerializer, self, request.data)
+        partnership = data["partnership"]
+        try:
+            count = services.publish_capacity(
+                by=request.user, partnership=partnership, rows=data["rows"]
+            )
+        except services.ImportRejected as exc:
+            raise rows_rejected(exc) from None
+        return Response(
+            PublishedCapacitySerializer({"partnership": partnership.pk, "rows": count}).data
+        )
+
+    @extend_schema(
+        summary="Capacity and demand per week (latest demand publication)",
+        parameters=[LoadQuerySerializer],
+        responses=responses(WeekLoadSerializer(many=True), invalid=True),
+    )
+    @action(detail=False, filter_backends=[], pagination_class=None)
+    def load(self, request):
+        query = body(LoadQuerySerializer, self, request.query_params)
+        loads = services.weekly_load(
+            query["partnership"], start=query.get("start"), weeks=query["weeks"]
+        )
+        return Response(WeekLoadSerializer(loads, many=True).data)
+
+
+# --- Demand ---------------------------------------------------------------------------------
+
+
+class DemandPublicationFilter(django_filters.FilterSet):
+    partnership = django_filters.NumberFilter(
+        field_name="partnership_id", label=_("Partnership id")
+    )
+    published_since = django_filters.IsoDateTimeFilter(
+        field_name="published_at", lookup_expr="gte", label=_("Published at or after")
+    )
+    external_id = django_filters.CharFilter()
+
+    class Meta:
+        model = DemandPublication
+        fields = ["partnership", "published_since", "external_id"]
+
+
+OPEN_BREACHES = DemandChange.objects.filter(acknowledged_at__isnull=True).exclude(
+    verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING]
+)
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(DemandPublicationSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(DemandPublicationDetailSerializer)),
+    create=extend_schema(
+        summary="Publish a new demand forecast version (OEM)",
+        description=ALL_OR_NOTHING
+        + " "
+        + _(
+            "Every change from the previous version is classified against the active "
+            "contract's flex terms (`changes_summary`); capacity alerts are refreshed in the "
+            "background once the publication is committed."
+        ),
+        request=PublishDemandSerializer,
+        responses={
+            **responses(DemandPublicationDetailSerializer, code=201, rows=True),
+            200: OpenApiResponse(
+                DemandPublicationDetailSerializer,
+                description="Already published with this external_id: nothing new was written.",
+            ),
+        },
+    ),
+)
+class DemandPublicationViewSet(
+    ScopedViewSetMixin, RespondMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Versioned demand forecasts the OEM published for your partnerships."""
+
+    queryset = DemandPublication.objects.all()
+    serializer_class = DemandPublicationSerializer
+    filterset_class = DemandPublicationFilter
+    ordering_fields = ["id", "version", "published_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("published_by").annotate(
+            lines_count=count_of(DemandLine.objects.all(), "publication"),
+            changes_count=count_of(DemandChange.objects.all(), "publication"),
+            open_breaches=count_of(OPEN_BREACHES, "publication"),
+        )
+
+    def get_serializer_class(self):
+        if self.action in ("retrieve", "create"):
+            return DemandPublicationDetailSerializer
+        return super().get_serializer_class()
+
+    def create(self, request, *args, **kwargs):
+        data = body(PublishDemandSerializer, self, request.data)
+        partnership, external_id = data["partnership"], data.get("external_id") or None
+        with transaction.atomic():
+            if external_id:
+                services._require_side(request.user, partnership, "oem")  # publish_demand's
+                Partnership.objects.select_for_update().get(pk=partnership.pk)
+                published = partnership.demand_publications.filter(external_id=external_id)
+                if published.exists():
+                    return self.respond_with(published.get())
+            try:
+                publication = services.publish_demand(
+                    by=request.user, partnership=partnership, rows=data["rows"], note=data["note"]
+                )
+            except services.ImportRejected as exc:
+                raise rows_rejected(exc) from None
+            if external_id:
+                publication.external_id = external_id
+                publication.save(update_fields=["external_id"])
+        return self.respond_with(publication, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="The publication's weekly lines",
+        responses=responses(DemandLineSerializer(many=True)),
+    )
+    @action(detail=True, filter_backends=[])
+    def lines(self, request, pk=None):
+        publication = self.get_object()
+        lines = DemandLine.objects.filter(publication=publication).select_related("product")
+        page = self.paginate_queryset(lines.order_by("week", "product_id", "id"))
+        return self.get_paginated_response(DemandLineSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Lines changed from the previous version, judged against the flex terms",
+        responses=responses(DemandChangeSerializer(many=True)),
+    )
+    @action(detail=True, filter_backends=[])
+    def changes(self, request, pk=None):
+        publication = self.get_object()
+        changes = DemandChange.objects.filter(publication=publication).select_related(
+            "product", "acknowledged_by"
+        )
+        page = self.paginate_queryset(changes.order_by("week", "product_id", "id"))
+        return self.get_paginated_response(DemandChangeSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="Acknowledge the publication's changes beyond the flex terms (EMS)",
+        request=None,
+        responses=responses(AcknowledgedSerializer),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def acknowledge(self, request, pk=None):
+        publication = self.get_object()
+        with transaction.atomic():
+            count = services.acknowledge_changes(by=request.user, publication=publication)
+            # Acknowledged breaches no longer raise flex alerts; refresh them after commit.
+            services.schedule_alert_refresh(publication.partnership)
+        return Response(AcknowledgedSerializer({"acknowledged": count}).data)
+
+
+# --- Capacity alerts ------------------------------------------------------------------------
+
+
+class CapacityAlertFilter(PartnershipIdFilter):
+    status = django_filters.MultipleChoiceFilter(choices=CapacityAlert.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=CapacityAlert.Kind.choices)
+    severity = django_filters.ChoiceFilter(choices=CapacityAlert.Severity.choices)
+    week_from = django_filters.DateFilter(field_name="week", lookup_expr="gte")
+    week_to = django_filters.DateFilter(field_name="week", lookup_expr="lte")
+
+    class Meta:
+        model = CapacityAlert
+        fields = [
+            "partnership",
+            "updated_since",
+            "status",
+            "kind",
+            "severity",
+            "week_from",
+            "week_to",
+        ]
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(CapacityAlertSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(CapacityAlertSerializer)),
+)
+class CapacityAlertViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSet):
+    """Weeks where demand exceeds capacity or breaks the flex terms."""
+
+    queryset = CapacityAlert.objects.all()
+    serializer_class = CapacityAlertSerializer
+    filterset_class = CapacityAlertFilter
+    ordering_fields = ["id", "week", "updated_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("acknowledged_by")
+
+    @extend_schema(
+        summary="Acknowledge an open alert (either side, not viewers)",
+        request=None,
+        responses=responses(CapacityAlertSerializer, invalid=True),
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def acknowledge(self, request, pk=None):
+        alert = self.get_object()
+        return self.respond_with(services.acknowledge_alert(by=request.user, alert=alert))
