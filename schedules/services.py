@@ -225,9 +225,9 @@ def save_run(
         run.external_id = None
     if run.pk and dates_changed and run.status == ProductionRun.Status.CONFIRMED:
         run.status = ProductionRun.Status.PLANNED
-    run.full_clean()
-    if run.due_date < run.planned_launch:
+    if run.due_date and run.planned_launch and run.due_date < run.planned_launch:
         raise ValidationError({"due_date": _("The due date must not be before the launch.")})
+    run.full_clean()
     run.save()
     return run
 
@@ -256,6 +256,8 @@ def confirm_run(*, by, run: ProductionRun) -> ProductionRun:
 @transaction.atomic
 def propose_dates(*, by, run: ProductionRun, launch: dt.date, due: dt.date) -> ProductionRun:
     _require_side(by, run.partnership, "ems")
+    if run.status in (ProductionRun.Status.COMPLETED, ProductionRun.Status.CANCELLED):
+        raise ValidationError(_("This run is closed."))
     if due < launch:
         raise ValidationError({"proposed_due": _("The due date must not be before the launch.")})
     run.proposed_launch, run.proposed_due, run.status = launch, due, ProductionRun.Status.PROPOSED
@@ -339,6 +341,15 @@ def answer_priority(
         run = request.run
         run.priority = request.priority
         if request.requested_due:
+            if request.requested_due < run.planned_launch:
+                raise ValidationError(
+                    {"requested_due": _("The requested due date is now before the launch.")}
+                )
+            if (
+                request.requested_due != run.due_date
+                and run.status == ProductionRun.Status.CONFIRMED
+            ):
+                run.status = ProductionRun.Status.PLANNED  # new dates need a new confirmation
             run.due_date = request.requested_due
         run.save()
     notify(
@@ -575,11 +586,13 @@ def _record_changes(
 def acknowledge_changes(*, by, publication: DemandPublication) -> int:
     """The EMS acknowledges the breaches of a forecast revision."""
     _require_side(by, publication.partnership, "ems")
-    return (
+    n = (
         publication.changes.filter(acknowledged_at__isnull=True)
         .exclude(verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING])
         .update(acknowledged_by=by, acknowledged_at=timezone.now())
     )
+    schedule_alert_refresh(publication.partnership)  # acknowledged breaches resolve their alerts
+    return n
 
 
 def parse_csv(data: bytes, required: list[str]) -> list[dict]:

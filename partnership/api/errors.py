@@ -17,6 +17,8 @@ def exception_handler(exc, context):
         detail = (
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
+        if "__all__" in detail:  # Django's model-level errors, under DRF's name for them
+            detail["non_field_errors"] = detail.pop("__all__")
         exc = exceptions.ValidationError(detail)
     response = drf_exception_handler(exc, context)
     if response is None:
