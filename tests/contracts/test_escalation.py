@@ -25,6 +25,7 @@ from contracts.tasks import escalate_overdue_decision_requests
 from partnership.celery import app as celery_app
 from partnership.models import Notification, Role
 from tests.factories import member
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -385,7 +386,9 @@ def run_in_worker(worker):
         counts = result.get(timeout=TASK_TIMEOUT)
     finally:
         result.forget()
-    assert f"Task {TASK}[{result.id}] succeeded" in worker.output()
+    wait_for(
+        lambda: f"Task {TASK}[{result.id}] succeeded" in worker.output(), describe=worker.output
+    )
     return counts
 
 

@@ -20,6 +20,7 @@ from partnership.celery import app as celery_app
 from partnership.models import ApiToken, Invitation, Role
 from partnership.services import run_housekeeping
 from partnership.tasks import nightly_housekeeping
+from tests.helpers import wait_for
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 TASK = "partnership.tasks.nightly_housekeeping"
@@ -182,7 +183,10 @@ def test_housekeeping_runs_in_a_real_worker(world, celery_worker_process):
     assert not ApiToken.objects.filter(pk=rows["dead_token"].pk).exists()
     assert ApiToken.objects.filter(pk=rows["live_token"].pk).exists()
     # The task ran in the worker process, not here.
-    assert f"Task {TASK}[{result.id}] succeeded" in celery_worker_process.output()
+    wait_for(
+        lambda: f"Task {TASK}[{result.id}] succeeded" in celery_worker_process.output(),
+        describe=celery_worker_process.output,
+    )
 
 
 @pytest.mark.django_db
