@@ -428,3 +428,28 @@ class Notification(models.Model):
 
     def __str__(self):
         return self.subject
+
+
+def default_reminder_offsets():
+    return [24 * 60, 60]
+
+
+class NotificationSettings(models.Model):
+    """Per-user choices: which e-mails to receive and when meeting reminders come."""
+
+    user = models.OneToOneField(
+        User, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    email_enabled = models.BooleanField(
+        _("send me e-mail"), default=True, help_text=_("In-app notifications are always kept.")
+    )
+    reminder_offsets = models.JSONField(
+        _("meeting reminders (minutes before)"), default=default_reminder_offsets
+    )
+
+    def __str__(self):
+        return f"settings of {self.user}"
+
+    @classmethod
+    def for_user(cls, user):
+        return getattr(user, "notification_settings", None) or cls(user=user)

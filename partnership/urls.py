@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from comms import views as comms_views
+
 from . import views
 
 urlpatterns = [
@@ -56,6 +58,9 @@ urlpatterns = [
     path("", include("contracts.urls")),
     path("", include("schedules.urls")),
     path("", include("audits.urls")),
+    path("", include("comms.urls")),
+    path("settings/calendar/", comms_views.calendar_settings, name="calendar_settings"),
+    path("calendar/<str:token>.ics", comms_views.calendar_feed, name="calendar_feed"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     # API
