@@ -62,7 +62,7 @@ class MeetingForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.errors:
+        if not all(data.get(f) for f in ("date", "start_time", "end_time", "time_zone")):
             return data
         tz = zoneinfo.ZoneInfo(data["time_zone"])
         start = timezone.make_aware(timezone.datetime.combine(data["date"], data["start_time"]), tz)
@@ -78,6 +78,8 @@ class MeetingForm(forms.Form):
             rrule = f"{repeat};COUNT={data.get('occurrences') or 12}"
         else:
             rrule = ""
+        if self.errors:
+            return data
         data["fields"] = {
             "title": data["title"],
             "kind": data["kind"],

@@ -378,7 +378,7 @@ def propose_agenda(meeting: Meeting) -> int:
             (_("Decision pending: %(r)s") % {"r": request}, "decision", request.get_absolute_url())
         )
     for alert in (
-        CapacityAlert.objects.filter(partnership=p).exclude(status="resolved").order_by("week")[:8]
+        CapacityAlert.objects.filter(partnership=p).exclude(status="resolved").order_by("week")[:4]
     ):
         items.append(
             (

@@ -194,4 +194,8 @@ def load_demo_data() -> list[tuple[str, str, str]]:
     from audits import demo as audits_demo
 
     audits_demo.load()
+
+    from comms import demo as comms_demo
+
+    comms_demo.load()
     return logins
