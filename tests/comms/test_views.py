@@ -136,11 +136,8 @@ def test_schedule_meeting_form_errors_and_success(world, client, ems_engineer):
             "custom_rrule": "FREQ=HOURLY",
         },
     )
-    assert (
-        (bad_rule.status_code == 400
-        and "rrule" in str(bad_rule.context["form"].errors))
-        or "FREQ" in bad_rule.content.decode()
-    )
+    assert bad_rule.status_code == 400
+    assert "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY" in bad_rule.content.decode()
     ok = client.post(
         url,
         {
@@ -299,6 +296,4 @@ def test_meeting_pages_have_bounded_queries(world, client, weekly, django_assert
             time_zone="UTC",
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
-        client.get(url)    assert bad_rule.status_code == 400
-    assert "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY" in bad_rule.content.decode()
-
+        client.get(url)
