@@ -17,9 +17,10 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-TIME_ZONE_CHOICES = [("UTC", "UTC")] + sorted(
-    (tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz
-)
+TIME_ZONE_CHOICES = [
+    ("UTC", "UTC"),
+    *sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz),
+]
 
 
 class UserManager(DjangoUserManager):
