@@ -652,7 +652,9 @@ def scorecard(partnership: Partnership, today=None) -> dict:
         "audit_trend": list(reversed(audits)),
         "open_findings": {c: findings.get(c, 0) for c in Finding.Classification.values},
         "certificates": certs,
-        "certificates_expiring": [c for c in certs if not c.expired and 0 <= c.days_left(today) <= 60],
+        "certificates_expiring": [
+            c for c in certs if not c.expired and 0 <= c.days_left(today) <= 60
+        ],
         "certificates_expired": [c for c in certs if c.expired or c.days_left(today) < 0],
         "kpis": kpis,
     }
