@@ -9,12 +9,14 @@ from partnership.models import Partnership, User
 
 from . import services
 from .models import AuditTemplate, TemplateQuestion
+from .template_data import ensure_installed
 
 
 def load() -> None:
     p = Partnership.objects.get(oem__slug="nordwind", ems__slug="baltic")
     if p.audits.exists():
         return
+    ensure_installed()  # migrations install them; a flushed test database may have lost them
     today = timezone.localdate()
     quality = User.objects.get(email="quality@nordwind.example")
     ems_quality = User.objects.get(email="quality@baltic.example")

@@ -277,3 +277,10 @@ def install(AuditTemplate, TemplateSection, TemplateQuestion):
                 )
                 for q_pos, (q_code, text, guidance) in enumerate(questions)
             )
+
+
+def ensure_installed():
+    """The shipped templates with the current models (tests that flush tables, a fresh demo)."""
+    from .models import AuditTemplate, TemplateQuestion, TemplateSection
+
+    install(AuditTemplate, TemplateSection, TemplateQuestion)

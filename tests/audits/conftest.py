@@ -4,6 +4,7 @@ import pytest
 
 from audits import services
 from audits.models import AuditTemplate
+from audits.template_data import ensure_installed
 from partnership.models import Role
 from tests.factories import member
 
@@ -20,11 +21,13 @@ def ems_quality(world):
 
 @pytest.fixture
 def process_template(db):
+    ensure_installed()
     return AuditTemplate.objects.get(key="process-audit", version=1)
 
 
 @pytest.fixture
 def iso_template(db):
+    ensure_installed()
     return AuditTemplate.objects.get(key="iso9001-qms", version=1)
 
 
