@@ -17,6 +17,7 @@ COPY contracts/ contracts/
 COPY schedules/ schedules/
 COPY audits/ audits/
 COPY comms/ comms/
+COPY integrations/ integrations/
 RUN pip install -c constraints.txt .
 COPY . .
 RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "schedules",
     "audits",
     "comms",
+    "integrations",
 ]
 
 MIDDLEWARE = [
