@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, TemplateView
 
-from . import services
+from . import dashboard, services
 from .filters import PartnershipFilter
 from .forms import (
     ApiTokenForm,
@@ -55,6 +55,8 @@ class DashboardView(LoginRequiredMixin, TemplateView):
             row["status"]: row["n"]
             for row in base.order_by().values("status").annotate(n=Count("id"))
         }
+        if organization is not None:
+            ctx["tiles"] = dashboard.tiles(self.request.user, organization, list(base))
         ctx.update(
             filter=filterset,
             partnerships=partnerships,
