@@ -2,7 +2,10 @@
 09:00 Europe/Berlin call stays at 09:00 local time across daylight-saving changes (and moves
 in UTC), exactly as calendar clients do."""
 
+import contextlib
 import datetime as dt
+import itertools
+import re
 import zoneinfo
 
 from dateutil.rrule import rrulestr
@@ -10,7 +13,7 @@ from dateutil.rrule import rrulestr
 MAX_OCCURRENCES = 500
 
 
-def validate_rrule(rule: str, start: dt.datetime) -> str:
+def validate_rrule(rule: str, start: dt.datetime, time_zone: str | None = None) -> str:
     """Normalise and check a rule; raises ValueError with a readable message."""
     rule = rule.strip().upper().removeprefix("RRULE:")
     if not rule:
@@ -24,11 +27,29 @@ def validate_rrule(rule: str, start: dt.datetime) -> str:
         parts["COUNT"].isdigit() and 1 <= int(parts["COUNT"]) <= MAX_OCCURRENCES
     ):
         raise ValueError(f"COUNT must be between 1 and {MAX_OCCURRENCES}.")
+    if "INTERVAL" in parts and not (parts["INTERVAL"].isdigit() and int(parts["INTERVAL"]) >= 1):
+        # INTERVAL=0 never advances: the same start again and again, or an endless expansion.
+        raise ValueError("INTERVAL must be a whole number, at least 1.")
+    # Expand from the local start, as occurrences() does (an unknown zone is reported later).
+    with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError):
+        start = start.astimezone(zoneinfo.ZoneInfo(time_zone)) if time_zone else start
     try:
-        rrulestr(rule, dtstart=start.replace(tzinfo=None))
+        expanded = rrulestr(_expandable(rule), dtstart=start.replace(tzinfo=None))
+        n = sum(1 for _ in itertools.islice(expanded, MAX_OCCURRENCES + 1))
     except (ValueError, TypeError) as exc:
         raise ValueError(f"Not a valid recurrence rule: {exc}") from None
+    # The portal expands at most MAX_OCCURRENCES; calendar clients would show all of them.
+    if n > MAX_OCCURRENCES:
+        raise ValueError(f"At most {MAX_OCCURRENCES} occurrences: choose an earlier UNTIL.")
+    if n == 0:
+        raise ValueError("This rule gives no occurrence at all.")
     return rule
+
+
+def _expandable(rule: str) -> str:
+    """A date-only UNTIL includes that whole local day, as in the invitation (ics._utc_until
+    sends 23:59:59 local time), so an occurrence on the UNTIL date is the last one."""
+    return re.sub(r"UNTIL=(\d{8})(?=;|$)", r"UNTIL=\1T235959", rule)
 
 
 def occurrences(
@@ -43,7 +64,7 @@ def occurrences(
     else:
         local_start = meeting.start.astimezone(tz).replace(tzinfo=None)
         # A floating UNTIL compares with local wall-clock times, as RFC 5545 allows.
-        naive = _iterate(rrulestr(meeting.rrule, dtstart=local_start))
+        naive = _iterate(rrulestr(_expandable(meeting.rrule), dtstart=local_start))
         starts = [_localise(n, tz) for n in naive]
     skipped = {dt.datetime.fromisoformat(x) for x in meeting.exdates}
     overridden = (

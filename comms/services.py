@@ -3,7 +3,9 @@ the database and sent exactly when due, agenda proposals, minutes and action ite
 log, goals."""
 
 import datetime as dt
+import logging
 import re
+import smtplib
 import zoneinfo
 from datetime import timedelta
 
@@ -35,6 +37,7 @@ from .models import (
     Reminder,
 )
 
+logger = logging.getLogger(__name__)
 PLANNING_HORIZON = timedelta(
     days=35
 )  # reminders are planned this far ahead; a daily task extends it
@@ -77,7 +80,9 @@ def _clean_meeting(meeting: Meeting, attendees) -> None:
     if meeting.end and meeting.start and meeting.end <= meeting.start:
         raise ValidationError({"end": _("The meeting must end after it starts.")})
     try:
-        meeting.rrule = recurrence.validate_rrule(meeting.rrule or "", meeting.start)
+        meeting.rrule = recurrence.validate_rrule(
+            meeting.rrule or "", meeting.start, meeting.time_zone or None
+        )
     except ValueError as exc:
         raise ValidationError({"rrule": str(exc)}) from None
     allowed = partnership_people(meeting.partnership)
@@ -133,6 +138,8 @@ def reschedule_occurrence(
     """Move one occurrence of a series: an override with the series' UID and a RECURRENCE-ID."""
     _require_member(by, meeting.partnership)
     series = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if series.status == Meeting.Status.CANCELLED:
+        raise ValidationError(_("This meeting is cancelled."))
     if not series.rrule:
         raise ValidationError(_("This meeting does not repeat; edit it directly."))
     if occurrence_start not in {s for s, _e in recurrence.occurrences(series)}:
@@ -167,6 +174,10 @@ def reschedule_occurrence(
 def cancel_occurrence(*, by, meeting: Meeting, occurrence_start: dt.datetime) -> Meeting:
     _require_member(by, meeting.partnership)
     series = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if series.status == Meeting.Status.CANCELLED:
+        raise ValidationError(_("This meeting is cancelled."))
+    if not series.rrule:
+        raise ValidationError(_("This meeting does not repeat; cancel the meeting instead."))
     if occurrence_start not in {s for s, _e in recurrence.occurrences(series)}:
         raise ValidationError({"occurrence": _("There is no such occurrence in this series.")})
     series.exdates = [*series.exdates, occurrence_start.astimezone(dt.UTC).isoformat()]
@@ -181,9 +192,14 @@ def cancel_occurrence(*, by, meeting: Meeting, occurrence_start: dt.datetime) ->
 def cancel_meeting(*, by, meeting: Meeting) -> Meeting:
     _require_member(by, meeting.partnership)
     meeting = Meeting.objects.select_for_update().get(pk=meeting.pk)
+    if meeting.status == Meeting.Status.CANCELLED:
+        raise ValidationError(_("This meeting is already cancelled."))
     meeting.status = Meeting.Status.CANCELLED
     meeting.sequence += 1
     meeting.save()
+    # Its moved occurrences are cancelled with it, or the daily horizon extension would plan
+    # (and send) their reminders again.
+    meeting.overrides.update(status=Meeting.Status.CANCELLED, updated_at=timezone.now())
     Reminder.objects.filter(
         meeting__in=[meeting, *meeting.overrides.all()], sent_at__isnull=True
     ).delete()
@@ -220,7 +236,8 @@ def _send_invite(meeting, user, payload: bytes, *, cancelled: bool) -> int:
         "url": settings.SITE_URL.rstrip("/") + meeting.get_absolute_url(),
         "occurrences": recurrence.occurrences(meeting)[:5] if meeting.rrule else [],
     }
-    with translation.override(user.language or None):
+    # The |date filter shows the *current* zone: make it the recipient's.
+    with translation.override(user.language or None), timezone.override(tz):
         subject = (_("Cancelled: %(t)s") if cancelled else _("Invitation: %(t)s")) % {
             "t": meeting.title
         }
@@ -295,30 +312,39 @@ def extend_reminder_horizon(now=None) -> int:
 def send_due_reminders(now=None, batch_size=100) -> int:
     """Send what is due. Each reminder is locked (SKIP LOCKED, so parallel workers share the
     work), sent and marked in its own transaction: a worker killed mid-batch leaves every
-    unsent row unsent and every marked row marked, so a restart sends each reminder once.
-    A broker outage only delays this: the rows wait in the database."""
+    unsent row unsent and every marked row marked, and a restart sends the rest. The one
+    window left is between the mail server accepting a message and the COMMIT of its mark: a
+    kill exactly there sends that single reminder twice (at-least-once; tested). A broker
+    outage only delays all this: the rows wait in the database. A reminder whose sending
+    fails (a refused address) stays unsent for the next run and does not block the others."""
     now = now or timezone.now()
     sent = 0
+    failed: set[int] = set()
     while sent < 10_000:
-        with transaction.atomic():
-            reminder = (
-                Reminder.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(sent_at__isnull=True, due_at__lte=now)
-                .select_related("meeting__partnership", "meeting__organiser", "recipient")
-                .order_by("due_at")
-                .first()
-            )
-            if reminder is None:
-                return sent
-            meeting = reminder.meeting
-            if (
-                meeting.status == Meeting.Status.SCHEDULED
-                and reminder.occurrence_start > now - timedelta(minutes=5)
-            ):
-                _send_reminder(reminder)
-            reminder.sent_at = timezone.now()
-            reminder.save(update_fields=["sent_at"])
-            sent += 1
+        try:
+            with transaction.atomic():
+                reminder = (
+                    Reminder.objects.select_for_update(skip_locked=True, of=("self",))
+                    .filter(sent_at__isnull=True, due_at__lte=now)
+                    .exclude(pk__in=failed)
+                    .select_related("meeting__partnership", "meeting__organiser", "recipient")
+                    .order_by("due_at")
+                    .first()
+                )
+                if reminder is None:
+                    return sent
+                meeting = reminder.meeting
+                if (
+                    meeting.status == Meeting.Status.SCHEDULED
+                    and reminder.occurrence_start > now - timedelta(minutes=5)
+                ):
+                    _send_reminder(reminder)
+                reminder.sent_at = timezone.now()
+                reminder.save(update_fields=["sent_at"])
+                sent += 1
+        except (OSError, smtplib.SMTPException):
+            logger.exception("Reminder %s could not be sent; it is retried next run", reminder.pk)
+            failed.add(reminder.pk)
     return sent
 
 
@@ -334,7 +360,7 @@ def _send_reminder(reminder: Reminder) -> None:
         "url": settings.SITE_URL.rstrip("/") + meeting.get_absolute_url(),
         "agenda": list(meeting.agenda.all()[:10]),
     }
-    with translation.override(user.language or None):
+    with translation.override(user.language or None), timezone.override(tz):
         subject = _("Reminder: %(t)s at %(time)s") % {
             "t": meeting.title,
             "time": start.strftime("%a %d %b %H:%M %Z"),
@@ -430,6 +456,9 @@ def add_action_item(
     *, by, partnership, title: str, owner, due_date, meeting=None, problem=None
 ) -> ActionItem:
     _require_member(by, partnership)
+    for name, obj in (("meeting", meeting), ("problem", problem)):
+        if obj is not None and obj.partnership_id != partnership.pk:
+            raise ValidationError({name: _("Choose one of this partnership.")})
     if owner.pk not in partnership_people(partnership):
         raise ValidationError({"owner": _("The owner must be a member of either side.")})
     item = ActionItem(
@@ -604,6 +633,8 @@ def comment_on_problem(*, by, problem: Problem, text: str, attachment=None) -> P
     _require_member(by, problem.partnership)
     if not text.strip():
         raise ValidationError({"text": _("Write a comment.")})
+    # The status as it is now (locked, as change_problem_status does), not as the caller saw it.
+    problem = Problem.objects.select_for_update().get(pk=problem.pk)
     if problem.status == Problem.Status.CLOSED:
         raise ValidationError(_("This problem is closed; raise a new one or reopen it."))
     if attachment is not None and attachment.size > MAX_ATTACHMENT_BYTES:
@@ -631,7 +662,8 @@ def comment_on_problem(*, by, problem: Problem, text: str, attachment=None) -> P
 
 def resolve_mentions(text: str, partnership) -> list:
     """@first.last, @firstname or @email — only people of this partnership can be mentioned."""
-    tokens = {t.lower() for t in MENTION.findall(text)}
+    # "Over to you, @anna." — a full stop after a name is punctuation, not part of it.
+    tokens = {t.lower().rstrip(".") for t in MENTION.findall(text)}
     if not tokens:
         return []
     people = User.objects.filter(pk__in=partnership_people(partnership))

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
-from .models import Membership, Notification, Partnership, Role, User
+from .models import Membership, Notification, NotificationSettings, Partnership, Role, User
 
 
 def members(partnership: Partnership, side: str, roles=None) -> list[User]:
@@ -32,7 +32,8 @@ def key_people(partnership: Partnership, side: str) -> list[User]:
 def notify(
     users, *, partnership: Partnership, subject: str, body: str = "", url: str = ""
 ) -> list[Notification]:
-    unique = list({u.pk: u for u in users}.values())
+    # Addresses in the reserved .invalid TLD (API keys' service users) are nobody to tell.
+    unique = list({u.pk: u for u in users if not u.email.endswith(".invalid")}.values())
     rows = Notification.objects.bulk_create(
         [
             Notification(user=u, partnership=partnership, subject=subject[:200], body=body, url=url)
@@ -41,8 +42,17 @@ def notify(
     )
     link = settings.SITE_URL.rstrip("/") + url if url else ""
 
+    # In-app notifications always; e-mail only to those who want it.
+    muted = set(
+        NotificationSettings.objects.filter(user__in=unique, email_enabled=False).values_list(
+            "user_id", flat=True
+        )
+    )
+
     def send():
         for user in unique:
+            if user.pk in muted:
+                continue
             text = "\n\n".join(part for part in (body, link) if part)
             send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, text, None, [user.email])
 

@@ -204,10 +204,14 @@ STORAGES = {
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "integrations.authentication.ApiKeyAuthentication",
         "partnership.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "integrations.permissions.ApiKeyScopePermission",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
@@ -217,15 +221,24 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "partnership.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"user": env("API_THROTTLE_USER", default="2000/hour")},
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env("API_THROTTLE_USER", default="2000/hour"),
+        # Fallback only: each API key has its own ``throttle_rate``.
+        "api_key": env("API_THROTTLE_KEY", default="600/min"),
+    },
+    "DEFAULT_THROTTLE_CLASSES": [
+        "integrations.throttling.ApiKeyRateThrottle",
+        "integrations.throttling.UserRateThrottle",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "OEM–EMS Partnership Portal API",
     "DESCRIPTION": (
         "Read and sync partnership data. Every object is scoped to partnerships your "
         "organisation is party to; anything else answers 404. Authenticate with "
-        "`Authorization: Token <key>` (create keys under *API tokens*) or a browser session."
+        "`Authorization: Token <key>` (create keys under *API tokens*) or a browser session. "
+        "Machines use organisation API keys: `Authorization: Bearer ppk_…` (or `X-Api-Key`), "
+        "limited to their scopes and role; a key over its rate limit gets 429 with `Retry-After`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -49,6 +49,8 @@ urlpatterns = [
         views.remove_member,
         name="remove_member",
     ),
+    path("organizations/<int:pk>/api-keys/", include("integrations.urls")),
+    path("organizations/<int:pk>/webhooks/", include("integrations.webhook_urls")),
     path("invitations/<str:token>/", views.accept_invitation, name="invitation_accept"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
     path("notifications/", views.notifications, name="notifications"),

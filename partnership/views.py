@@ -73,9 +73,11 @@ class PartnershipDetailView(PartnershipScopedMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         p = self.partnership
-        members = Membership.objects.filter(
-            organization_id__in=[p.oem_id, p.ems_id]
-        ).select_related("user")
+        members = (
+            Membership.objects.filter(organization_id__in=[p.oem_id, p.ems_id])
+            .exclude(user__email__endswith=".keys.invalid")  # API keys' service users
+            .select_related("user")
+        )
         ctx.update(
             oem_members=[m for m in members if m.organization_id == p.oem_id],
             ems_members=[m for m in members if m.organization_id == p.ems_id],
@@ -153,7 +155,10 @@ class OrganizationDetailView(LoginRequiredMixin, DetailView):
         ctx.update(
             is_member=is_member,
             is_admin=is_admin,
-            members=org.memberships.select_related("user").order_by("user__email")
+            # API keys' service users are managed on the API keys page, not as colleagues.
+            members=org.memberships.select_related("user")
+            .exclude(user__email__endswith=".keys.invalid")
+            .order_by("user__email")
             if is_member
             else [],
             invitations=[i for i in org.invitations.select_related("invited_by") if i.is_pending]

@@ -146,6 +146,7 @@ def upload_readiness_file(*, by, item: ReadinessItem, upload) -> ReadinessFile:
     item.save()
     if item.required:  # an optional document does not gate the launch
         _unrelease(item.product)
+    _touch(item.product)
     return record
 
 
@@ -166,6 +167,7 @@ def review_readiness_item(
     item.save()
     if not approve and item.required:
         _unrelease(item.product)
+    _touch(item.product)
     return item
 
 
@@ -176,12 +178,20 @@ def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessIt
     item.save(update_fields=["required", "updated_at"])
     if required and item.status != ReadinessItem.Status.APPROVED:
         _unrelease(item.product)  # a released product stays launch-ready
+    _touch(item.product)
     return item
 
 
 def _unrelease(product: Product) -> None:
     if product.released_at:
-        Product.objects.filter(pk=product.pk).update(released_at=None, released_by=None)
+        Product.objects.filter(pk=product.pk).update(
+            released_at=None, released_by=None, updated_at=timezone.now()
+        )
+
+
+def _touch(product: Product) -> None:
+    """Readiness is part of a product as an ERP sees it: move it past ``updated_since``."""
+    Product.objects.filter(pk=product.pk).update(updated_at=timezone.now())
 
 
 @transaction.atomic

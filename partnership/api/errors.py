@@ -1,7 +1,8 @@
 """One error body for every API failure.
 
 ``{"status": 400, "code": "invalid", "detail": "…", "errors": {"field": ["…"]}}`` — ``errors``
-only appears for validation failures and carries DRF's field-level messages unchanged.
+only appears for validation failures and carries DRF's field-level messages unchanged;
+``retry_after`` (seconds) only on 429, matching the ``Retry-After`` header.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -54,6 +55,8 @@ def exception_handler(exc, context):
             if isinstance(codes, str):
                 code = codes
         response.data = {"status": response.status_code, "code": code, "detail": str(detail)}
+        if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+            response.data["retry_after"] = exc.wait  # seconds, as in the Retry-After header
     return response
 
 

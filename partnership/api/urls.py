@@ -1,7 +1,9 @@
 from rest_framework.routers import DefaultRouter
 
 from audits.api.urls import register as register_audits
+from comms.api.urls import register as register_comms
 from contracts.api.urls import register as register_contracts
+from integrations.api import TombstoneViewSet
 from schedules.api.urls import register as register_schedules
 
 from .views import OrganizationViewSet, PartnershipViewSet
@@ -12,5 +14,7 @@ router.register("organizations", OrganizationViewSet, basename="organization")
 register_contracts(router)
 register_schedules(router)
 register_audits(router)
+register_comms(router)
+router.register("tombstones", TombstoneViewSet, basename="tombstone")
 
 urlpatterns = router.urls

@@ -1,7 +1,10 @@
-"""Base classes every app's API reuses: scoping by partnership, documented error responses."""
+"""Base classes every app's API reuses: scoping by partnership, documented error responses,
+safe retries and optimistic concurrency (``integrations.idempotency.SafeWriteMixin``)."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import viewsets
+
+from integrations.idempotency import SafeWriteMixin
 
 from .errors import ErrorSerializer
 
@@ -12,11 +15,14 @@ ERROR_RESPONSES = {
 }
 
 
-class ScopedViewSetMixin:
+class ScopedViewSetMixin(SafeWriteMixin):
     """``get_queryset`` starts from ``Model.objects.for_user(request.user)``.
 
     Subclasses set ``queryset`` (for the model and schema) and may override
     ``scope_queryset`` to add ``select_related``/annotations.
+
+    Every subclass also honours ``Idempotency-Key`` on POST/PUT/PATCH, answers an ``ETag`` on
+    reads, ``If-None-Match`` → 304 and ``If-Match`` → 412 (see ``SafeWriteMixin``).
     """
 
     lookup_value_regex = r"\d+"
