@@ -7,6 +7,7 @@ notification can never cross the tenant boundary.
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.template.loader import render_to_string
 
 from .models import Membership, Notification, NotificationSettings, Partnership, Role, User
 
@@ -50,11 +51,21 @@ def notify(
     )
 
     def send():
+        text = "\n\n".join(part for part in (body, link) if part)
+        html = render_to_string(
+            "partnership/email/notification.html",
+            {"subject": subject, "body": body, "link": link, "partnership": partnership},
+        )
         for user in unique:
             if user.pk in muted:
                 continue
-            text = "\n\n".join(part for part in (body, link) if part)
-            send_mail(settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject, text, None, [user.email])
+            send_mail(
+                settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
+                text,
+                None,
+                [user.email],
+                html_message=html,
+            )
 
     # robust: a mail server hiccup is logged, it must not undo or fail the business action.
     transaction.on_commit(send, robust=True)

@@ -139,3 +139,22 @@ def test_login_with_password_works_for_factory_users(world, client):
         reverse("account_login"), {"login": world.buyer.email, "password": PASSWORD}
     )
     assert response.status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_notifications_are_emailed_as_html_and_text_unless_muted(world, smtp_sink):
+    from partnership.models import NotificationSettings
+    from partnership.notifications import notify
+
+    NotificationSettings.objects.create(user=world.oem_viewer, email_enabled=False)
+    notify(
+        [world.buyer, world.oem_viewer],
+        partnership=world.ours,
+        subject="Capacity critical",
+        body="Week 5",
+        url="/partnerships/1/capacity/",
+    )
+    assert [m["To"] for m in smtp_sink.messages] == [world.buyer.email]
+    types = [p.get_content_type() for p in smtp_sink.messages[0].walk()]
+    assert "text/plain" in types and "text/html" in types
+    assert world.oem_viewer.notifications.count() == 1  # still told in the app
