@@ -1,6 +1,7 @@
 # One command to run the portal with demo data, one to run the whole test suite.
 #   make run    — virtualenv, install, migrate, demo data, web + Celery worker/beat on :8000
 #   make test   — the whole suite on PostgreSQL + Redis (CI calls this)
+#   make bench  — the performance benchmarks of DESIGN.md §5 (bench/, README "Performance")
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -11,7 +12,8 @@ STAMP  := $(VENV)/.installed-stamp
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/1
 
-.PHONY: install run demo test test-fast lint format check-deploy compose-check constraints clean
+.PHONY: install run demo test test-fast lint format check-deploy compose-check constraints clean \
+	bench bench-data
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -50,6 +52,18 @@ check-deploy: install
 	DEBUG=False SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	SECURE_SSL_REDIRECT=True SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_INCLUDE_SUBDOMAINS=True \
 	SECURE_HSTS_PRELOAD=True $(PY) manage.py check --deploy --fail-level WARNING
+
+# Benchmarks: a separate database per scale (portal_bench, portal_bench_10, …) on the same
+# PostgreSQL and Redis database 5. They report figures against a floor and never fail the build.
+SCALE       ?= 1
+BENCH_ARGS  ?=
+
+bench-data: install
+	$(PY) -m bench.generate --scale $(SCALE)
+
+bench: install
+	-$(PY) -m bench.generate --scale $(SCALE) --if-missing
+	-$(PY) -m bench.run --scale $(SCALE) $(BENCH_ARGS)
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -68,7 +68,8 @@ def occurrences(
         starts = [_localise(n, tz) for n in naive]
     skipped = {dt.datetime.fromisoformat(x) for x in meeting.exdates}
     overridden = (
-        set(meeting.overrides.values_list("recurrence_id", flat=True))
+        # .all(), not .values_list(): it uses a prefetch when the caller made one (lists).
+        {o.recurrence_id for o in meeting.overrides.all()}
         if meeting.pk and meeting.rrule
         else set()
     )

@@ -65,6 +65,8 @@ class MeetingListView(CommsMixin, TemplateView):
         meetings = list(
             Meeting.objects.for_partnership(self.partnership)
             .filter(parent__isnull=True)
+            # Only what can still happen: future single meetings and series (which repeat).
+            .filter(Q(end__gte=now) | ~Q(rrule=""))
             .select_related("organiser")
             .prefetch_related("overrides")
         )

@@ -1,0 +1,1 @@
+"""Benchmarks and the bench data generator (see README, "Performance")."""
