@@ -50,15 +50,6 @@ class AuditMixin(PartnershipScopedMixin):
         )
         return ctx
 
-    def run(self, action, success):
-        try:
-            action()
-        except ValidationError as exc:
-            messages.error(self.request, " ".join(exc.messages))
-            return False
-        messages.success(self.request, success)
-        return True
-
 
 class AuditListView(AuditMixin, TemplateView):
     template_name = "audits/audit_list.html"

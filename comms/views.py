@@ -46,15 +46,6 @@ class CommsMixin(PartnershipScopedMixin):
         ctx.update(tab=self.tab, can_write=bool(m and m.role != "viewer"))
         return ctx
 
-    def run(self, action, success):
-        try:
-            action()
-        except ValidationError as exc:
-            messages.error(self.request, " ".join(exc.messages))
-            return False
-        messages.success(self.request, success)
-        return True
-
 
 class MeetingListView(CommsMixin, TemplateView):
     template_name = "comms/meeting_list.html"

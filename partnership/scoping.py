@@ -9,7 +9,9 @@ id therefore answers 404 — the object does not exist for that user.
 
 from functools import cached_property
 
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.shortcuts import get_object_or_404
 
@@ -51,6 +53,17 @@ class PartnershipScopedMixin(LoginRequiredMixin):
     @cached_property
     def membership(self) -> Membership | None:
         return self.partnership.membership_of(self.request.user)
+
+    def run(self, action, success):
+        """Call a service; its ValidationError becomes an error message, success a message.
+        (PermissionDenied passes through: Django answers 403.)"""
+        try:
+            action()
+        except ValidationError as exc:
+            messages.error(self.request, " ".join(exc.messages))
+            return False
+        messages.success(self.request, success)
+        return True
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)

@@ -49,16 +49,6 @@ class ScheduleMixin(PartnershipScopedMixin):
         ctx.update(tab=self.tab, side=side, can_write=bool(m and m.role in services.WRITE_ROLES))
         return ctx
 
-    def handle(self, action, success):
-        """Run a service call; turn its refusals into messages (403 for permissions)."""
-        try:
-            action()
-        except ValidationError as exc:
-            messages.error(self.request, " ".join(exc.messages))
-            return False
-        messages.success(self.request, success)
-        return True
-
 
 class ProductListView(ScheduleMixin, TemplateView):
     template_name = "schedules/product_list.html"
@@ -133,7 +123,7 @@ class ProductDetailView(ScheduleMixin, TemplateView):
             if not form.is_valid():
                 messages.error(request, _("Choose a file to upload."))
             else:
-                self.handle(
+                self.run(
                     lambda: services.upload_readiness_file(
                         by=request.user, item=item, upload=form.cleaned_data["file"]
                     ),
@@ -143,7 +133,7 @@ class ProductDetailView(ScheduleMixin, TemplateView):
         elif what == "review" and item:
             form = ReviewForm(request.POST)
             if form.is_valid():
-                self.handle(
+                self.run(
                     lambda: services.review_readiness_item(
                         by=request.user,
                         item=item,
@@ -153,14 +143,14 @@ class ProductDetailView(ScheduleMixin, TemplateView):
                     _("Review recorded."),
                 )
         elif what == "required" and item:
-            self.handle(
+            self.run(
                 lambda: services.set_item_required(
                     by=request.user, item=item, required=request.POST.get("required") == "1"
                 ),
                 _("Saved."),
             )
         elif what == "release":
-            self.handle(
+            self.run(
                 lambda: services.release_for_launch(by=request.user, product=product),
                 _("Released for launch."),
             )
@@ -265,11 +255,11 @@ class RunDetailView(ScheduleMixin, TemplateView):
         run = self.get_run()
         what = request.POST.get("what")
         if what == "confirm":
-            self.handle(lambda: services.confirm_run(by=request.user, run=run), _("Run confirmed."))
+            self.run(lambda: services.confirm_run(by=request.user, run=run), _("Run confirmed."))
         elif what == "propose":
             form = ProposeDatesForm(request.POST)
             if form.is_valid():
-                self.handle(
+                self.run(
                     lambda: services.propose_dates(
                         by=request.user,
                         run=run,
@@ -281,7 +271,7 @@ class RunDetailView(ScheduleMixin, TemplateView):
             else:
                 messages.error(request, _("Enter valid dates."))
         elif what in ("accept-dates", "decline-dates"):
-            self.handle(
+            self.run(
                 lambda: services.answer_proposed_dates(
                     by=request.user, run=run, accept=what == "accept-dates"
                 ),
@@ -304,7 +294,7 @@ class RunDetailView(ScheduleMixin, TemplateView):
                 pk=request.POST.get("request") or 0,
                 status=PriorityRequest.Status.PENDING,
             )
-            self.handle(
+            self.run(
                 lambda: services.answer_priority(
                     by=request.user,
                     request=pending,
@@ -387,7 +377,7 @@ class CapacityView(ScheduleMixin, TemplateView):
                 CapacityAlert.objects.for_partnership(self.partnership),
                 pk=request.POST.get("alert") or 0,
             )
-            self.handle(
+            self.run(
                 lambda: services.acknowledge_alert(by=request.user, alert=alert),
                 _("Alert acknowledged."),
             )
@@ -395,7 +385,7 @@ class CapacityView(ScheduleMixin, TemplateView):
             publication = services.latest_publication(self.partnership)
             if publication is None:
                 raise Http404
-            self.handle(
+            self.run(
                 lambda: services.acknowledge_changes(by=request.user, publication=publication),
                 _("Forecast changes acknowledged."),
             )
