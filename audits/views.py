@@ -12,8 +12,7 @@ from django.views.generic import TemplateView
 
 from contracts.services import side_membership
 from contracts.views import add_errors
-from partnership.models import Partnership
-from partnership.scoping import PartnershipScopedMixin
+from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
 from . import charts, services
 from .forms import (
@@ -230,7 +229,7 @@ class AuditView(AuditMixin, TemplateView):
 @require_POST
 def answer(request, partnership_pk, pk):
     """One score (htmx): answers the updated row and, out of band, the score summary."""
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     audit = get_object_or_404(
         Audit.objects.for_partnership(partnership).select_related("template"), pk=pk
     )
@@ -277,7 +276,7 @@ def answer(request, partnership_pk, pk):
 def audit_pdf(request, partnership_pk, pk):
     from .pdf import render_audit_pdf
 
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     audit = get_object_or_404(Audit.objects.for_partnership(partnership), pk=pk)
     response = HttpResponse(render_audit_pdf(audit), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="audit-report-{audit.pk}.pdf"'
@@ -286,7 +285,7 @@ def audit_pdf(request, partnership_pk, pk):
 
 @login_required
 def evidence_file(request, partnership_pk, pk, evidence_pk):
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     record = get_object_or_404(
         Evidence.objects.filter(audit__partnership=partnership, audit_id=pk), pk=evidence_pk
     )
@@ -436,7 +435,7 @@ class ScorecardView(AuditMixin, TemplateView):
 
 @login_required
 def certificate_file(request, partnership_pk, pk):
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     cert = get_object_or_404(
         Certificate.objects.filter(organization_id__in=[partnership.oem_id, partnership.ems_id]),
         pk=pk,

@@ -15,8 +15,8 @@ from django.views.generic import TemplateView
 
 from contracts.services import side_membership
 from contracts.views import add_errors
-from partnership.models import NotificationSettings, Partnership
-from partnership.scoping import PartnershipScopedMixin
+from partnership.models import NotificationSettings
+from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
 from . import ics, recurrence, services
 from .forms import (
@@ -236,7 +236,7 @@ class MeetingView(CommsMixin, TemplateView):
 
 @login_required
 def meeting_ics(request, partnership_pk, pk):
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     meeting = get_object_or_404(Meeting.objects.for_partnership(partnership), pk=pk)
     response = HttpResponse(
         ics.invitation(meeting, cancelled=meeting.status == "cancelled"),
@@ -250,7 +250,7 @@ def meeting_ics(request, partnership_pk, pk):
 def minutes_pdf(request, partnership_pk, pk):
     from .pdf import render_minutes_pdf
 
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     meeting = get_object_or_404(Meeting.objects.for_partnership(partnership), pk=pk)
     response = HttpResponse(render_minutes_pdf(meeting), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="minutes-{meeting.pk}.pdf"'
@@ -425,7 +425,7 @@ class ProblemView(CommsMixin, TemplateView):
 
 @login_required
 def comment_attachment(request, partnership_pk, pk, comment_pk):
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     comment = get_object_or_404(
         ProblemComment.objects.filter(problem__partnership=partnership, problem_id=pk),
         pk=comment_pk,

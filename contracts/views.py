@@ -11,8 +11,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
-from partnership.models import Partnership
-from partnership.scoping import PartnershipScopedMixin
+from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
 from . import services
 from .filters import DecisionRequestFilter
@@ -45,10 +44,6 @@ def add_errors(form, exc: ValidationError):
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc)
-
-
-def scoped_partnership(request, pk):
-    return get_object_or_404(Partnership.objects.for_user(request.user).with_parties(), pk=pk)
 
 
 class ContractMixin(PartnershipScopedMixin):

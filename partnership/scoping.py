@@ -34,6 +34,12 @@ class ScopedQuerySet(models.QuerySet):
         return self.filter(**{self.partnership_lookup: partnership})
 
 
+def scoped_partnership(request, pk) -> Partnership:
+    """The partnership ``pk`` if the user may see it, else 404 — the one lookup every
+    partnership page and download starts from."""
+    return get_object_or_404(Partnership.objects.for_user(request.user).with_parties(), pk=pk)
+
+
 class PartnershipScopedMixin(LoginRequiredMixin):
     """For views under ``partnerships/<int:partnership_pk>/…``.
 
@@ -45,10 +51,7 @@ class PartnershipScopedMixin(LoginRequiredMixin):
 
     @cached_property
     def partnership(self):
-        return get_object_or_404(
-            Partnership.objects.for_user(self.request.user).with_parties(),
-            pk=self.kwargs[self.partnership_kwarg],
-        )
+        return scoped_partnership(self.request, self.kwargs[self.partnership_kwarg])
 
     @cached_property
     def membership(self) -> Membership | None:

@@ -15,7 +15,7 @@ from django.views.generic import TemplateView
 from contracts.services import active_contract, side_membership
 from contracts.views import add_errors
 from partnership.models import Partnership
-from partnership.scoping import PartnershipScopedMixin
+from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
 from . import charts, services
 from .forms import (
@@ -397,7 +397,7 @@ class CapacityView(ScheduleMixin, TemplateView):
 @login_required
 def export_csv(request, partnership_pk, what):
     """Capacity or the latest demand of the partnership as CSV, in the import format."""
-    partnership = get_object_or_404(Partnership.objects.for_user(request.user), pk=partnership_pk)
+    partnership = scoped_partnership(request, partnership_pk)
     out = io.StringIO()
     writer = csv.writer(out)
     if what == "capacity":

@@ -2,20 +2,12 @@
 per threshold, to the right people only. Also through a real Celery worker sending e-mail."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import tempfile
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
-from kombu import Exchange, Queue
 
 from audits import services
 from audits.models import Certificate, CertificateWarning
@@ -23,6 +15,7 @@ from audits.tasks import check_certificates
 from partnership.celery import app as celery_app
 from partnership.models import Notification, Partnership, Role
 from tests.factories import PartnershipFactory, member
+from tests.workers import CeleryWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -342,94 +335,13 @@ def test_the_check_runs_daily_from_the_database_schedule():
 # --- Through a real Celery worker -------------------------------------------------------------
 # (The pattern of tests/contracts/test_escalation.py.)
 
-WORKER_READY_TIMEOUT = 60
 TASK_TIMEOUT = 60
-
-
-def _test_database_url():
-    """The URL of the database pytest-django created (``test_<name>``), for the worker."""
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-class Worker:
-    """``celery worker`` in a subprocess, consuming only its own queue."""
-
-    def __init__(self, extra_env=None):
-        token = uuid.uuid4().hex
-        self.queue = f"test-certificates-{token}"
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in close()
-            mode="w+", prefix="celery-worker-", suffix=".log"
-        )
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), **(extra_env or {})}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "partnership",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "-Q",
-                self.queue,
-                "-n",
-                f"test-{token}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=Path(__file__).resolve().parents[2],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self):
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_until_ready(self, timeout=WORKER_READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"Celery worker exited early ({self.process.returncode}):\n{self.output()}"
-                )
-            if " ready." in self.output():
-                return
-            time.sleep(0.2)
-        pytest.fail(f"Celery worker not ready after {timeout}s:\n{self.output()}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        # Leave nothing behind in Redis: neither an unconsumed message nor the queue's binding.
-        queue = Queue(self.queue, Exchange(self.queue, "direct"), routing_key=self.queue)
-        with celery_app.connection_for_write() as connection:
-            bound = queue(connection.default_channel)
-            bound.declare()
-            bound.delete()
-
-    def close(self):
-        self.log.close()
 
 
 @pytest.fixture
 def mailing_worker(transactional_db, smtp_sink):
     """A worker that sends its e-mail to the SMTP sink; its output is printed at teardown."""
-    worker = Worker({"EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}"})
+    worker = CeleryWorker("test-certificates", {"EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}"})
     try:
         worker.wait_until_ready()
         yield worker

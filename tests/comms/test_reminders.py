@@ -20,7 +20,6 @@ import zoneinfo
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from kombu import Exchange, Queue
@@ -31,6 +30,7 @@ from partnership.celery import app as celery_app
 from partnership.models import NotificationSettings
 from tests.conftest import free_port
 from tests.helpers import wait_for
+from tests.workers import test_database_url
 
 pytestmark = pytest.mark.django_db
 
@@ -309,15 +309,6 @@ SMTP_DELAY = 0.02  # seconds per message: the batch takes several seconds
 KILL_AT = 60  # the message during which the worker dies
 
 
-def _test_database_url():
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 class Worker:
     """``celery worker --pool=solo`` in a subprocess (its own session), on its own queue."""
 
@@ -327,7 +318,7 @@ class Worker:
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in close()
             mode="w+", prefix="celery-worker-", suffix=".log"
         )
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), **extra_env}
+        env = {**os.environ, "DATABASE_URL": test_database_url(), **extra_env}
         self.process = subprocess.Popen(
             [
                 sys.executable,

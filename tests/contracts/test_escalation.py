@@ -1,23 +1,15 @@
 """Requests nobody answered in time: escalated once (or deemed accepted where the contract says
 silence is consent). Also through a real Celery worker, with the e-mails going out over SMTP."""
 
-import os
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 from unittest import mock
 
 import pytest
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
-from kombu import Exchange, Queue
 
 from contracts import services
 from contracts.models import DecisionEvent, DecisionMode, DecisionRequest
@@ -26,6 +18,7 @@ from partnership.celery import app as celery_app
 from partnership.models import Notification, Role
 from tests.factories import member
 from tests.helpers import wait_for
+from tests.workers import CeleryWorker
 
 pytestmark = pytest.mark.django_db
 
@@ -280,94 +273,13 @@ def test_escalation_is_scheduled_every_five_minutes_in_the_database():
 # --- Through a real Celery worker -----------------------------------------------------------
 # (Copied from tests/partnership/test_tasks.py, plus extra environment for the worker.)
 
-WORKER_READY_TIMEOUT = 60
 TASK_TIMEOUT = 60
-
-
-def _test_database_url():
-    """The URL of the database pytest-django created (``test_<name>``), for the worker."""
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-class Worker:
-    """``celery worker`` in a subprocess, consuming only its own queue."""
-
-    def __init__(self, extra_env=None):
-        token = uuid.uuid4().hex
-        self.queue = f"test-escalation-{token}"
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in close()
-            mode="w+", prefix="celery-worker-", suffix=".log"
-        )
-        env = {**os.environ, "DATABASE_URL": _test_database_url(), **(extra_env or {})}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "partnership",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "-Q",
-                self.queue,
-                "-n",
-                f"test-{token}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=Path(__file__).resolve().parents[2],
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self):
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_until_ready(self, timeout=WORKER_READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"Celery worker exited early ({self.process.returncode}):\n{self.output()}"
-                )
-            if " ready." in self.output():
-                return
-            time.sleep(0.2)
-        pytest.fail(f"Celery worker not ready after {timeout}s:\n{self.output()}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        # Leave nothing behind in Redis: neither an unconsumed message nor the queue's binding.
-        queue = Queue(self.queue, Exchange(self.queue, "direct"), routing_key=self.queue)
-        with celery_app.connection_for_write() as connection:
-            bound = queue(connection.default_channel)
-            bound.declare()
-            bound.delete()
-
-    def close(self):
-        self.log.close()
 
 
 @pytest.fixture
 def mailing_worker(transactional_db, smtp_sink):
     """A worker that sends its e-mail to the SMTP sink; its output is printed at teardown."""
-    worker = Worker({"EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}"})
+    worker = CeleryWorker("test-escalation", {"EMAIL_URL": f"smtp://127.0.0.1:{smtp_sink.port}"})
     try:
         worker.wait_until_ready()
         yield worker

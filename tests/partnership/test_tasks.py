@@ -1,119 +1,27 @@
 """Nightly housekeeping: run through a real Celery worker on real Redis and PostgreSQL."""
 
-import os
-import subprocess
-import sys
-import tempfile
-import time
-import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
 from django.utils import timezone
-from kombu import Exchange, Queue
 
 from partnership.celery import app as celery_app
 from partnership.models import ApiToken, Invitation, Role
 from partnership.services import run_housekeeping
 from partnership.tasks import nightly_housekeeping
 from tests.helpers import wait_for
+from tests.workers import CeleryWorker
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 TASK = "partnership.tasks.nightly_housekeeping"
-WORKER_READY_TIMEOUT = 60
 TASK_TIMEOUT = 60
-
-
-def _test_database_url():
-    """The URL of the database pytest-django created (``test_<name>``), for the worker."""
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
-class Worker:
-    """``celery worker`` in a subprocess, consuming only its own queue."""
-
-    def __init__(self):
-        token = uuid.uuid4().hex
-        self.queue = f"test-housekeeping-{token}"
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
-            mode="w+", prefix="celery-worker-", suffix=".log"
-        )
-        env = {**os.environ, "DATABASE_URL": _test_database_url()}
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "partnership",
-                "worker",
-                "--pool=solo",
-                "--concurrency=1",
-                "--loglevel=INFO",
-                "-Q",
-                self.queue,
-                "-n",
-                f"test-{token}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-            ],
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def output(self):
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")
-
-    def wait_until_ready(self, timeout=WORKER_READY_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(
-                    f"Celery worker exited early with code {self.process.returncode}:\n"
-                    f"{self.output()}"
-                )
-            if " ready." in self.output():
-                return
-            time.sleep(0.2)
-        pytest.fail(f"Celery worker not ready after {timeout}s:\n{self.output()}")
-
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=15)
-        # Leave nothing behind in Redis: neither an unconsumed message nor the queue's binding.
-        # (The queue is declared first so this connection knows the binding it must remove.)
-        queue = Queue(self.queue, Exchange(self.queue, "direct"), routing_key=self.queue)
-        with celery_app.connection_for_write() as connection:
-            bound = queue(connection.default_channel)
-            bound.declare()
-            bound.delete()
-
-    def close(self):
-        self.log.close()
 
 
 @pytest.fixture
 def celery_worker_process():
     """A started worker; its output is printed at teardown (pytest shows it on failure)."""
-    worker = Worker()
+    worker = CeleryWorker("test-housekeeping")
     try:
         worker.wait_until_ready()
         yield worker

@@ -24,6 +24,7 @@ from schedules.models import CapacityAlert
 from tests.contracts.conftest import active_contract, draft  # noqa: F401
 from tests.factories import member
 from tests.helpers import wait_for
+from tests.workers import test_database_url
 
 Kind, Severity, Status = CapacityAlert.Kind, CapacityAlert.Severity, CapacityAlert.Status
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -347,16 +348,6 @@ def test_publications_queue_a_refresh_after_commit(
 # --- end to end: a real worker on Redis ----------------------------------------------------
 
 
-def _test_database_url():
-    """The URL of the database pytest-django created (``test_<name>``), for the worker."""
-    db = settings.DATABASES["default"]
-    user = db.get("USER") or "postgres"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 class Worker:
     """``celery worker`` in a subprocess on the default queue, with the test's DB and Redis."""
 
@@ -369,7 +360,7 @@ class Worker:
         )
         env = {
             **os.environ,
-            "DATABASE_URL": _test_database_url(),
+            "DATABASE_URL": test_database_url(),
             # The same (private) Redis database as this process, so the worker consumes what
             # this test queues and nobody else's work.
             "REDIS_URL": settings.REDIS_URL,
