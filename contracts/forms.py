@@ -37,7 +37,14 @@ class ContractTermsForm(forms.ModelForm):
 
 FlexBandFormSet = modelformset_factory(
     FlexBand,
-    fields=["from_week", "to_week", "max_increase_pct", "max_decrease_pct"],
+    fields=[
+        "from_week",
+        "to_week",
+        "max_increase_pct",
+        "max_decrease_pct",
+        "max_pull_in_weeks",
+        "max_push_out_weeks",
+    ],
     extra=1,
     can_delete=True,
 )

@@ -194,7 +194,21 @@ class FlexBand(models.Model):
         decimal_places=1,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
+    # Reschedule limits: how far a committed delivery in this band may move. Empty: no limit.
+    max_pull_in_weeks = models.PositiveSmallIntegerField(
+        _("max. pull-in (weeks)"),
+        null=True,
+        blank=True,
+        help_text=_("How many weeks earlier a delivery in this band may be moved. Empty: any."),
+    )
+    max_push_out_weeks = models.PositiveSmallIntegerField(
+        _("max. push-out (weeks)"),
+        null=True,
+        blank=True,
+        help_text=_("How many weeks later a delivery in this band may be moved. Empty: any."),
+    )
     lineage = models.UUIDField(default=uuid.uuid4, editable=False)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["contract", "from_week"]

@@ -187,6 +187,8 @@ def _copy_content(source: Contract, target: Contract):
             to_week=b.to_week,
             max_increase_pct=b.max_increase_pct,
             max_decrease_pct=b.max_decrease_pct,
+            max_pull_in_weeks=b.max_pull_in_weeks,
+            max_push_out_weeks=b.max_push_out_weeks,
             lineage=b.lineage,
         )
         for b in source.flex_bands.all()
@@ -211,6 +213,8 @@ def _apply_template(contract: Contract):
             to_week=t,
             max_increase_pct=Decimal(up),
             max_decrease_pct=Decimal(down),
+            max_pull_in_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[0],
+            max_push_out_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[1],
         )
         for f, t, up, down in template_data.FLEX_BANDS
     )
@@ -570,6 +574,15 @@ def expire_contracts(now=None) -> int:
     )
 
 
+def _flex_content(band: FlexBand) -> list:
+    row = [band.from_week, band.to_week, str(band.max_increase_pct), str(band.max_decrease_pct)]
+    # Reschedule limits came later: appended only when set, so the hashes of contracts
+    # signed before them stay valid.
+    if band.max_pull_in_weeks is not None or band.max_push_out_weeks is not None:
+        row += [band.max_pull_in_weeks, band.max_push_out_weeks]
+    return row
+
+
 def content_snapshot(contract: Contract) -> dict:
     """The signed content: terms, flex bands, matrix and rules, in a canonical order."""
     terms = {
@@ -595,10 +608,7 @@ def content_snapshot(contract: Contract) -> dict:
             contract.partnership.ems_id,
         ],
         "terms": terms,
-        "flex": [
-            [b.from_week, b.to_week, str(b.max_increase_pct), str(b.max_decrease_pct)]
-            for b in contract.flex_bands.all()
-        ],
+        "flex": [_flex_content(b) for b in contract.flex_bands.all()],
         "matrix": [[i.area, i.activity, i.oem, i.ems] for i in contract.matrix.all()],
         "rules": [
             [
@@ -669,7 +679,14 @@ def compare(old: Contract, new: Contract) -> dict:
         "flex": _diff_rows(
             old.flex_bands.all(),
             new.flex_bands.all(),
-            ["from_week", "to_week", "max_increase_pct", "max_decrease_pct"],
+            [
+                "from_week",
+                "to_week",
+                "max_increase_pct",
+                "max_decrease_pct",
+                "max_pull_in_weeks",
+                "max_push_out_weeks",
+            ],
         ),
         "matrix": _diff_rows(
             old.matrix.all(), new.matrix.all(), ["area", "activity", "oem", "ems"]

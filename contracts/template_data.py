@@ -183,3 +183,5 @@ RULES = [
 
 # (from week, to week or None, max increase %, max decrease %)
 FLEX_BANDS = [(0, 4, "0", "0"), (5, 8, "10", "10"), (9, 13, "25", "25"), (14, None, "50", "50")]
+# Reschedule limits per band, by its first week: (max. pull-in weeks, max. push-out weeks).
+FLEX_RESCHEDULE = {0: (0, 0), 5: (1, 2), 9: (2, 4), 14: (None, None)}

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import PriorityRequest, Product, ProductionRun
+from .models import LongLeadItem, PriorityRequest, Product, ProductionRun
 
 
 class ProductForm(forms.ModelForm):
@@ -69,6 +69,33 @@ class PriorityRequestForm(forms.ModelForm):
         }
 
 
-class CsvUploadForm(forms.Form):
-    file = forms.FileField(label=_("CSV file"))
+class TableUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV or XLSX file"),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx,text/csv"}),
+    )
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+class RunChangeForm(forms.ModelForm):
+    """The OEM moves or resizes a run; the flex table judges the change."""
+
+    class Meta:
+        model = ProductionRun
+        fields = ["quantity", "planned_launch", "due_date"]
+        widgets = {
+            "planned_launch": forms.DateInput(attrs={"type": "date"}),
+            "due_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+
+class LongLeadItemForm(forms.ModelForm):
+    class Meta:
+        model = LongLeadItem
+        fields = [
+            "component",
+            "description",
+            "lead_time_weeks",
+            "quantity_per_assembly",
+            "unit_price",
+        ]

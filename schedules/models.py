@@ -2,6 +2,7 @@
 and demand, the flex-term comparison of demand revisions, and capacity alerts."""
 
 import uuid
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MinValueValidator
@@ -369,6 +370,14 @@ class DemandChange(models.Model):
     max_increase_pct = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     max_decrease_pct = models.DecimalField(max_digits=5, decimal_places=1, null=True)
     verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    exposure = models.DecimalField(
+        _("long-lead exposure"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Long-lead material the EMS already holds for the units this change cuts."),
+    )
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -425,6 +434,7 @@ class CapacityAlert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = HistoricalRecords()
 
     objects = ScopedQuerySet.as_manager()
 
@@ -441,3 +451,109 @@ class CapacityAlert(models.Model):
 
     def __str__(self):
         return f"{self.week:%G-W%V} {self.get_kind_display()} ({self.get_severity_display()})"
+
+
+class ProductScopedQuerySet(ScopedQuerySet):
+    partnership_lookup = "product__partnership"
+
+
+class LongLeadItem(models.Model):
+    """A component with a long lead time that the EMS buys ahead for a product.
+
+    The EMS keeps this list so both sides can see what a forecast cut would leave it holding:
+    material for a week is ordered ``lead_time_weeks`` before it, so a cut inside that horizon
+    hits material already bought (the excess-and-obsolete exposure of the agreement)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="long_lead_items")
+    component = models.CharField(_("component (MPN)"), max_length=100)
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    lead_time_weeks = models.PositiveSmallIntegerField(
+        _("lead time (weeks)"), validators=[MinValueValidator(1)]
+    )
+    quantity_per_assembly = models.DecimalField(
+        _("quantity per assembly"),
+        max_digits=10,
+        decimal_places=3,
+        default=1,
+        validators=[MinValueValidator(Decimal("0.001"))],
+    )
+    unit_price = models.DecimalField(
+        _("unit price"), max_digits=12, decimal_places=4, validators=[MinValueValidator(0)]
+    )
+    external_id = models.CharField(_("external id"), max_length=100, null=True, blank=True)  # noqa: DJ001
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = HistoricalRecords()
+
+    objects = ProductScopedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["product", "-lead_time_weeks", "component"]
+        verbose_name = _("long-lead item")
+        verbose_name_plural = _("long-lead items")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "component"], name="long_lead_component_unique"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.component} ({self.lead_time_weeks} wk)"
+
+    @property
+    def cost_per_assembly(self) -> Decimal:
+        return self.quantity_per_assembly * self.unit_price
+
+
+class RunChangeQuerySet(ScopedQuerySet):
+    partnership_lookup = "run__partnership"
+
+
+class RunChange(models.Model):
+    """The OEM moved or resized a committed run: judged against the contract's flex table."""
+
+    class Verdict(models.TextChoices):
+        WITHIN = "within", _("Within flex terms")
+        PULL_IN_BREACH = "pull_in_breach", _("Pulled in beyond the band")
+        PUSH_OUT_BREACH = "push_out_breach", _("Pushed out beyond the band")
+        INCREASE_BREACH = "increase_breach", _("Increase beyond the band")
+        CANCELLATION = "cancellation", _("Decrease beyond the band (cancellation)")
+        FROZEN = "frozen", _("Change inside the frozen zone")
+        NON_BINDING = "non_binding", _("Non-binding horizon")
+
+    run = models.ForeignKey(ProductionRun, on_delete=models.CASCADE, related_name="changes")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(auto_now_add=True)
+    weeks_out = models.IntegerField(help_text=_("Weeks from the change to the original due date."))
+    band_label = models.CharField(max_length=60, blank=True)
+    previous_launch = models.DateField()
+    previous_due = models.DateField()
+    new_launch = models.DateField()
+    new_due = models.DateField()
+    previous_quantity = models.PositiveIntegerField()
+    new_quantity = models.PositiveIntegerField()
+    verdict = models.CharField(max_length=16, choices=Verdict.choices)
+    exposure = models.DecimalField(
+        _("long-lead exposure"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunChangeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self):
+        return f"{self.run_id}: {self.previous_due} → {self.new_due} ({self.verdict})"
+
+    @property
+    def is_breach(self):
+        return self.verdict not in (self.Verdict.WITHIN, self.Verdict.NON_BINDING)
+
+    @property
+    def shift_days(self) -> int:
+        return (self.new_due - self.previous_due).days

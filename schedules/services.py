@@ -1,10 +1,9 @@
 """Every write that carries a scheduling rule: products and readiness, runs and re-prioritisation,
 capacity and demand publications with their flex-term comparison, and capacity alerts."""
 
-import csv
 import datetime as dt
 import hashlib
-import io
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -18,6 +17,10 @@ from contracts.services import active_contract, side_membership
 from partnership.models import Partnership, Role
 from partnership.notifications import members, notify
 
+# ImportRejected is re-exported: the API and the views catch it from here.
+from partnership.tabular import ImportRejected as ImportRejected
+from partnership.tabular import RowError, read_table
+
 from . import flex
 from .models import (
     CapacityAlert,
@@ -26,11 +29,13 @@ from .models import (
     DemandChange,
     DemandLine,
     DemandPublication,
+    LongLeadItem,
     PriorityRequest,
     Product,
     ProductionRun,
     ReadinessFile,
     ReadinessItem,
+    RunChange,
 )
 
 WRITE_ROLES = {Role.ADMIN, Role.BUYER, Role.ACCOUNT_MANAGER, Role.PLANNER, Role.QUALITY}
@@ -219,27 +224,120 @@ def release_for_launch(*, by, product: Product) -> Product:
 def save_run(
     *, by, partnership: Partnership, run: ProductionRun | None = None, **fields
 ) -> ProductionRun:
-    """The OEM orders runs; changing launch or due date sends the run back for confirmation."""
+    """The OEM orders runs. Moving or resizing a committed run is judged against the contract's
+    flex table: within the band's limits the run stays confirmed (the EMS agreed to that much
+    flexibility when it signed); beyond them, or without agreed terms, it goes back to the EMS
+    for confirmation. Every change of a committed run is recorded with its verdict."""
     _require_side(by, partnership, "oem")
     run = run or ProductionRun(partnership=partnership)
     if run.partnership_id != partnership.pk or (
         "product" in fields and fields["product"].partnership_id != partnership.pk
     ):
         raise ValidationError({"product": _("Choose a product of this partnership.")})
-    dates_changed = any(
-        f in fields and getattr(run, f) != fields[f] for f in ("planned_launch", "due_date")
-    )
+    committed = run.pk is not None and run.status in COMMITTED
+    before = (run, run.planned_launch, run.due_date, run.quantity)
     for name, value in fields.items():
         setattr(run, name, value)
     if run.external_id == "":
         run.external_id = None
-    if run.pk and dates_changed and run.status == ProductionRun.Status.CONFIRMED:
-        run.status = ProductionRun.Status.PLANNED
     if run.due_date and run.planned_launch and run.due_date < run.planned_launch:
         raise ValidationError({"due_date": _("The due date must not be before the launch.")})
     run.full_clean()
+    changes = judge_run_changes(by, partnership, [before]) if committed else []
     run.save()
+    record_run_changes(partnership, changes)
     return run
+
+
+COMMITTED = (ProductionRun.Status.CONFIRMED, ProductionRun.Status.IN_PRODUCTION)
+
+
+def judge_run_changes(by, partnership: Partnership, edits) -> list[RunChange]:
+    """Judge edits of committed runs — (run with its new values, old launch, old due, old
+    quantity) — against the flex table; unsaved RunChange rows for those that changed.
+
+    The date is judged by the band of the delivery being moved, the quantity like a forecast
+    change of that week. A breach, or any change without agreed terms, sends the run back to
+    planned (the EMS confirms again); within the terms it stays confirmed."""
+    terms, material, today = flex_terms(partnership), None, timezone.localdate()
+    changes = []
+    for run, launch, due, quantity in edits:
+        if (launch, due, quantity) == (run.planned_launch, run.due_date, run.quantity):
+            continue
+        if material is None:
+            material = long_lead_costs(partnership)
+        weeks_out = (monday(due) - monday(today)).days // 7
+        date_verdict, band = flex.classify_reschedule(
+            due, run.due_date, today, terms.bands, terms.frozen_zone_weeks
+        )
+        qty_verdict, _band = flex.classify(
+            quantity, run.quantity, weeks_out, terms.bands, terms.frozen_zone_weeks
+        )
+        exposure = flex.material_exposure(
+            quantity - run.quantity, weeks_out, material[run.product_id]
+        )
+        change = RunChange(
+            run=run,
+            changed_by=by,
+            weeks_out=weeks_out,
+            band_label=band.label if band else "",
+            previous_launch=launch,
+            previous_due=due,
+            new_launch=run.planned_launch,
+            new_due=run.due_date,
+            previous_quantity=quantity,
+            new_quantity=run.quantity,
+            verdict=flex.worst(date_verdict, qty_verdict),
+            exposure=exposure or None,
+        )
+        if change.is_breach or not terms.agreed:
+            run.status = ProductionRun.Status.PLANNED
+        changes.append(change)
+    return changes
+
+
+def record_run_changes(partnership: Partnership, changes: list[RunChange]) -> None:
+    """Store judged changes (after their runs are saved) and tell the EMS: one notification
+    for the lot, so a bulk sync of a hundred runs does not send a hundred e-mails."""
+    if not changes:
+        return
+    RunChange.objects.bulk_create(changes)
+    back = [c for c in changes if c.run.status == ProductionRun.Status.PLANNED]
+    if len(changes) == 1:
+        change = changes[0]
+        subject = (
+            _("%(run)s changed beyond the flex terms: please confirm")
+            if back
+            else _("%(run)s changed within the flex terms")
+        ) % {"run": change.run}
+        url = change.run.get_absolute_url()
+    else:
+        subject = _("%(n)s production runs changed, %(back)s need your confirmation") % {
+            "n": len(changes),
+            "back": len(back),
+        }
+        url = f"/partnerships/{partnership.pk}/runs/"
+    body = "\n".join(
+        _("%(run)s: due %(old)s → %(new)s, quantity %(oq)s → %(nq)s: %(verdict)s.")
+        % {
+            "run": c.run,
+            "old": c.previous_due.isoformat(),
+            "new": c.new_due.isoformat(),
+            "oq": c.previous_quantity,
+            "nq": c.new_quantity,
+            "verdict": c.get_verdict_display(),
+        }
+        for c in changes[:50]
+    )
+    notify(
+        members(partnership, "ems", [Role.ACCOUNT_MANAGER, Role.PLANNER, Role.ADMIN]),
+        partnership=partnership,
+        subject=subject,
+        body=body,
+        url=url,
+    )
+    if any(c.is_breach for c in changes):
+        schedule_alert_refresh(partnership)
 
 
 @transaction.atomic
@@ -260,6 +358,11 @@ def confirm_run(*, by, run: ProductionRun) -> ProductionRun:
         timezone.now(),
     )
     run.save()
+    # Confirming accepts the changes that sent the run back: they are acknowledged.
+    run.changes.filter(acknowledged_at__isnull=True).update(
+        acknowledged_by=by, acknowledged_at=run.confirmed_at
+    )
+    schedule_alert_refresh(run.partnership)
     return run
 
 
@@ -374,28 +477,6 @@ def answer_priority(
 
 
 # --- Capacity and demand -------------------------------------------------------------------
-
-
-@dataclass
-class RowError:
-    row: int
-    field: str
-    message: str
-
-    def __str__(self):
-        return _("Row %(row)s, %(field)s: %(message)s") % {
-            "row": self.row,
-            "field": self.field,
-            "message": self.message,
-        }
-
-
-class ImportRejected(ValidationError):
-    """All-or-nothing import refused: carries the row-level errors."""
-
-    def __init__(self, errors: list[RowError]):
-        self.row_errors = errors
-        super().__init__([str(e) for e in errors])
 
 
 def _parse_week(value, row, errors, field="week"):
@@ -543,12 +624,9 @@ def publish_demand(
 def _record_changes(
     publication: DemandPublication, previous: DemandPublication, new_lines: dict
 ) -> None:
-    contract = active_contract(publication.partnership)
-    bands = [
-        flex.Band(b.from_week, b.to_week, b.max_increase_pct, b.max_decrease_pct)
-        for b in (contract.flex_bands.all() if contract else [])
-    ]
-    frozen = contract.frozen_zone_weeks if contract else 0
+    terms = flex_terms(publication.partnership)
+    bands, frozen = terms.bands, terms.frozen_zone_weeks
+    material = long_lead_costs(publication.partnership)
     old_lines = {
         (pid, week): q
         for pid, week, q in previous.lines.values_list("product_id", "week", "quantity")
@@ -575,6 +653,8 @@ def _record_changes(
                 band_label=band.label if band else "",
                 max_increase_pct=band.max_increase_pct if band else None,
                 max_decrease_pct=band.max_decrease_pct if band else None,
+                exposure=flex.material_exposure(before - after, weeks_out, material[product_id])
+                or None,
             )
         )
     DemandChange.objects.bulk_create(changes)
@@ -592,6 +672,69 @@ def _record_changes(
         )
 
 
+@dataclass(frozen=True)
+class FlexTerms:
+    """The active contract's flexibility table, as plain values for the flex module."""
+
+    bands: list
+    frozen_zone_weeks: int
+    currency: str
+    agreed: bool  # False: no active contract, nothing was agreed
+
+
+def flex_terms(partnership: Partnership) -> FlexTerms:
+    contract = active_contract(partnership)
+    if contract is None:
+        return FlexTerms([], 0, "EUR", agreed=False)
+    bands = [
+        flex.Band(
+            b.from_week,
+            b.to_week,
+            b.max_increase_pct,
+            b.max_decrease_pct,
+            b.max_pull_in_weeks,
+            b.max_push_out_weeks,
+        )
+        for b in contract.flex_bands.all()
+    ]
+    return FlexTerms(bands, contract.frozen_zone_weeks, contract.currency, agreed=True)
+
+
+def long_lead_costs(partnership: Partnership) -> dict[int, list[tuple[int, Decimal]]]:
+    """Per product: (lead time in weeks, cost per assembly) of each long-lead component."""
+    costs = defaultdict(list)
+    rows = LongLeadItem.objects.filter(product__partnership=partnership).values_list(
+        "product_id", "lead_time_weeks", "quantity_per_assembly", "unit_price"
+    )
+    for product_id, lead, qty, price in rows:
+        costs[product_id].append((lead, qty * price))
+    return costs
+
+
+@transaction.atomic
+def save_long_lead_item(
+    *, by, product: Product, item: LongLeadItem | None = None, **fields
+) -> LongLeadItem:
+    """The EMS keeps the list of long-lead material it buys ahead for a product."""
+    _require_side(by, product.partnership, "ems")
+    item = item or LongLeadItem(product=product)
+    if item.product_id != product.pk:
+        raise PermissionDenied
+    for name, value in fields.items():
+        setattr(item, name, value)
+    if item.external_id == "":
+        item.external_id = None
+    item.full_clean()
+    item.save()
+    return item
+
+
+@transaction.atomic
+def delete_long_lead_item(*, by, item: LongLeadItem) -> None:
+    _require_side(by, item.product.partnership, "ems")
+    item.delete()
+
+
 @transaction.atomic
 def acknowledge_changes(*, by, publication: DemandPublication) -> int:
     """The EMS acknowledges the breaches of a forecast revision."""
@@ -605,20 +748,29 @@ def acknowledge_changes(*, by, publication: DemandPublication) -> int:
     return n
 
 
-def parse_csv(data: bytes, required: list[str]) -> list[dict]:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ImportRejected([RowError(0, "file", _("not UTF-8 encoded CSV"))]) from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ImportRejected(
-            [RowError(1, "header", _("missing column(s): %(cols)s") % {"cols": ", ".join(missing)})]
-        )
-    reader.fieldnames = header
-    return [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+CAPACITY_COLUMNS = ["week", "line", "amount", "unit"]
+DEMAND_COLUMNS = ["product", "week", "quantity"]
+
+
+def parse_table(data: bytes, required: list[str], filename: str = "") -> list[dict]:
+    """Rows of an uploaded CSV or XLSX file (see partnership.tabular)."""
+    return read_table(data, required, filename=filename)
+
+
+def capacity_rows(partnership: Partnership):
+    """Capacity in the import format, for export."""
+    for c in partnership.capacity.order_by("week", "line"):
+        yield [c.week, c.line, c.amount, c.unit]
+
+
+def demand_rows(partnership: Partnership):
+    """The latest forecast in the import format, for export."""
+    publication = latest_publication(partnership)
+    if publication is None:
+        return
+    lines = publication.lines.select_related("product").order_by("week", "product__part_number")
+    for line in lines.iterator(chunk_size=2000):
+        yield [line.product.part_number, line.week, line.quantity]
 
 
 # --- Load vs capacity, and alerts ----------------------------------------------------------
@@ -709,6 +861,14 @@ def refresh_alerts(partnership: Partnership, today=None) -> dict[str, int]:
             .exclude(verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING])
             .values_list("week", flat=True)
         )
+    breach_weeks |= {
+        monday(due)
+        for due in RunChange.objects.filter(
+            run__partnership=partnership, acknowledged_at__isnull=True
+        )
+        .exclude(verdict__in=[RunChange.Verdict.WITHIN, RunChange.Verdict.NON_BINDING])
+        .values_list("previous_due", flat=True)
+    }
     wanted = {}
     for load in loads:
         u = load.utilisation
@@ -774,7 +934,7 @@ def refresh_alerts(partnership: Partnership, today=None) -> dict[str, int]:
 
 def _alert_message(kind, load: WeekLoad) -> str:
     if kind == CapacityAlert.Kind.FLEX_BREACH:
-        return _("Week %(w)s: the forecast changed beyond the flex terms.") % {
+        return _("Week %(w)s: the forecast or a production run changed beyond the flex terms.") % {
             "w": f"{load.week:%G-W%V}"
         }
     return _("Week %(w)s: demand %(d)s vs capacity %(c)s %(u)s (%(p)s%%).") % {

@@ -13,5 +13,5 @@ urlpatterns = [
     path(P + "runs/", views.RunListView.as_view(), name="runs"),
     path(P + "runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
     path(P + "capacity/", views.CapacityView.as_view(), name="capacity"),
-    path(P + "export/<str:what>.csv", views.export_csv, name="export"),
+    path(P + "export/<str:what>.<str:fmt>", views.export_table, name="export"),
 ]

@@ -1,12 +1,10 @@
-import csv
 import datetime as dt
-import io
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Prefetch, Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,28 +14,30 @@ from contracts.services import active_contract, side_membership
 from contracts.views import add_errors
 from partnership.models import Partnership
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
+from partnership.tabular import FORMATS, MAX_UPLOAD_BYTES, table_response
 
 from . import charts, services
 from .forms import (
-    CsvUploadForm,
+    LongLeadItemForm,
     PriorityRequestForm,
     ProductForm,
     ProposeDatesForm,
     ReviewForm,
+    RunChangeForm,
     RunForm,
+    TableUploadForm,
     UploadForm,
 )
 from .models import (
     CapacityAlert,
     DemandChange,
+    LongLeadItem,
     PriorityRequest,
     Product,
     ProductionRun,
     ReadinessFile,
     ReadinessItem,
 )
-
-MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 class ScheduleMixin(PartnershipScopedMixin):
@@ -106,6 +106,9 @@ class ProductDetailView(ScheduleMixin, TemplateView):
             blockers=blockers,
             runs=product.runs.all()[:50],
             edit_form=kwargs.get("edit_form") or ProductForm(instance=product),
+            long_lead_items=product.long_lead_items.all(),
+            long_lead_form=kwargs.get("long_lead_form") or LongLeadItemForm(),
+            currency=getattr(active_contract(self.partnership), "currency", "EUR"),
         )
         return ctx
 
@@ -153,6 +156,25 @@ class ProductDetailView(ScheduleMixin, TemplateView):
             self.run(
                 lambda: services.release_for_launch(by=request.user, product=product),
                 _("Released for launch."),
+            )
+        elif what == "long-lead":
+            form = LongLeadItemForm(request.POST, instance=LongLeadItem(product=product))
+            if form.is_valid():
+                try:
+                    services.save_long_lead_item(
+                        by=request.user, product=product, **form.cleaned_data
+                    )
+                except ValidationError as exc:
+                    add_errors(form, exc)
+                else:
+                    messages.success(request, _("Long-lead item saved."))
+                    return redirect(product)
+            return self.render_to_response(self.get_context_data(long_lead_form=form), status=400)
+        elif what == "long-lead-delete":
+            item = get_object_or_404(product.long_lead_items, pk=request.POST.get("item") or 0)
+            self.run(
+                lambda: services.delete_long_lead_item(by=request.user, item=item),
+                _("Long-lead item removed."),
             )
         elif what == "edit":
             form = ProductForm(request.POST, instance=Product.objects.get(pk=product.pk))
@@ -244,6 +266,9 @@ class RunDetailView(ScheduleMixin, TemplateView):
             requests=run.priority_requests.select_related("requested_by", "answered_by"),
             pending=run.priority_requests.filter(status=PriorityRequest.Status.PENDING).first(),
             history=run.history.select_related("history_user").order_by("-history_date")[:30],
+            changes=run.changes.select_related("changed_by", "acknowledged_by")[:50],
+            change_form=kwargs.get("change_form") or RunChangeForm(instance=run),
+            currency=getattr(active_contract(self.partnership), "currency", "EUR"),
             propose_form=ProposeDatesForm(
                 initial={"launch": run.planned_launch, "due": run.due_date}
             ),
@@ -256,6 +281,27 @@ class RunDetailView(ScheduleMixin, TemplateView):
         what = request.POST.get("what")
         if what == "confirm":
             self.run(lambda: services.confirm_run(by=request.user, run=run), _("Run confirmed."))
+        elif what == "change":
+            form = RunChangeForm(request.POST, instance=ProductionRun.objects.get(pk=run.pk))
+            if form.is_valid():
+                try:
+                    services.save_run(
+                        by=request.user, partnership=self.partnership, run=run, **form.cleaned_data
+                    )
+                except ValidationError as exc:
+                    add_errors(form, exc)
+                else:
+                    change = run.changes.first()
+                    if run.status == ProductionRun.Status.PLANNED and change and change.is_breach:
+                        messages.warning(
+                            request,
+                            _("Changed beyond the flex terms (%(verdict)s): the EMS must confirm.")
+                            % {"verdict": change.get_verdict_display()},
+                        )
+                    else:
+                        messages.success(request, _("Run changed."))
+                    return redirect(run)
+            return self.render_to_response(self.get_context_data(change_form=form), status=400)
         elif what == "propose":
             form = ProposeDatesForm(request.POST)
             if form.is_valid():
@@ -337,8 +383,10 @@ class CapacityView(ScheduleMixin, TemplateView):
             publication=publication,
             changes=changes,
             unacknowledged=[c for c in changes if c.is_breach and not c.acknowledged_at],
-            capacity_form=CsvUploadForm(),
-            demand_form=CsvUploadForm(),
+            exposure=sum((c.exposure or 0) for c in changes),
+            currency=getattr(active_contract(self.partnership), "currency", "EUR"),
+            capacity_form=TableUploadForm(),
+            demand_form=TableUploadForm(),
             import_errors=kwargs.get("import_errors"),
         )
         return ctx
@@ -346,20 +394,21 @@ class CapacityView(ScheduleMixin, TemplateView):
     def post(self, request, *args, **kwargs):
         what = request.POST.get("what")
         if what in ("capacity", "demand"):
-            form = CsvUploadForm(request.POST, request.FILES)
-            if not form.is_valid() or form.cleaned_data["file"].size > MAX_CSV_BYTES:
-                messages.error(request, _("Choose a CSV file of at most 5 MB."))
+            form = TableUploadForm(request.POST, request.FILES)
+            if not form.is_valid() or form.cleaned_data["file"].size > MAX_UPLOAD_BYTES:
+                messages.error(request, _("Choose a CSV or XLSX file of at most 5 MB."))
                 return redirect("schedules:capacity", self.partnership.pk)
-            data = form.cleaned_data["file"].read()
+            upload = form.cleaned_data["file"]
+            data = upload.read()
             try:
                 if what == "capacity":
-                    rows = services.parse_csv(data, ["week", "amount"])
+                    rows = services.parse_table(data, ["week", "amount"], upload.name)
                     n = services.publish_capacity(
                         by=request.user, partnership=self.partnership, rows=rows
                     )
                     messages.success(request, _("%(n)s capacity weeks published.") % {"n": n})
                 else:
-                    rows = services.parse_csv(data, ["product", "week", "quantity"])
+                    rows = services.parse_table(data, ["product", "week", "quantity"], upload.name)
                     pub = services.publish_demand(
                         by=request.user,
                         partnership=self.partnership,
@@ -395,25 +444,16 @@ class CapacityView(ScheduleMixin, TemplateView):
 
 
 @login_required
-def export_csv(request, partnership_pk, what):
-    """Capacity or the latest demand of the partnership as CSV, in the import format."""
+def export_table(request, partnership_pk, what, fmt):
+    """Capacity or the latest demand of the partnership as CSV or XLSX, in the import format,
+    so a partner can download, edit in a spreadsheet and upload again."""
     partnership = scoped_partnership(request, partnership_pk)
-    out = io.StringIO()
-    writer = csv.writer(out)
+    if fmt not in FORMATS:
+        raise Http404
     if what == "capacity":
-        writer.writerow(["week", "line", "amount", "unit"])
-        for c in partnership.capacity.order_by("week", "line"):
-            writer.writerow([c.week.isoformat(), c.line, c.amount, c.unit])
+        header, rows = services.CAPACITY_COLUMNS, services.capacity_rows(partnership)
     elif what == "demand":
-        writer.writerow(["product", "week", "quantity"])
-        publication = services.latest_publication(partnership)
-        if publication:
-            for line in publication.lines.select_related("product").order_by(
-                "week", "product__part_number"
-            ):
-                writer.writerow([line.product.part_number, line.week.isoformat(), line.quantity])
+        header, rows = services.DEMAND_COLUMNS, services.demand_rows(partnership)
     else:
         raise Http404
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{what}-{partnership.pk}.csv"'
-    return response
+    return table_response(fmt, f"{what}-{partnership.pk}", header, rows)

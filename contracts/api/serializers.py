@@ -26,7 +26,15 @@ from ..models import (
 class FlexBandSerializer(serializers.ModelSerializer):
     class Meta:
         model = FlexBand
-        fields = ["id", "from_week", "to_week", "max_increase_pct", "max_decrease_pct"]
+        fields = [
+            "id",
+            "from_week",
+            "to_week",
+            "max_increase_pct",
+            "max_decrease_pct",
+            "max_pull_in_weeks",
+            "max_push_out_weeks",
+        ]
 
 
 class ContractSerializer(serializers.ModelSerializer):

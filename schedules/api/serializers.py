@@ -3,8 +3,8 @@
 Single writes go through ``schedules.services``. The bulk upserts (thousands of rows keyed by
 ``external_id``, all or nothing) apply the same rules as ``save_product``/``save_run`` — the
 side and role check, every model field's validation, uniqueness per partnership, product in the
-partnership, due date not before launch, dates changed on a confirmed run send it back for
-confirmation — but in bulk: the partnership's products and runs are read once, and rows are
+partnership, due date not before launch, changes to a committed run judged against the
+contract's flex table (beyond it, the run goes back for confirmation) — but in bulk: the partnership's products and runs are read once, and rows are
 written with a handful of statements whatever their number.
 """
 
@@ -34,10 +34,12 @@ from ..models import (
     DemandChange,
     DemandLine,
     DemandPublication,
+    LongLeadItem,
     PriorityRequest,
     Product,
     ProductionRun,
     ReadinessItem,
+    RunChange,
 )
 
 #: Rows accepted per bulk call; an ERP syncing more sends several calls.
@@ -810,7 +812,7 @@ def _upsert_runs(by, partnership, items):
         partnership=partnership, external_id__in=_wanted(items, "external_id")
     )
     by_external_id = {r.external_id: r for r in runs.select_for_update()}
-    plan, errors, first_index = [], {}, {}
+    plan, errors, first_index, edits = [], {}, {}, {}
     for index, item in enumerate(items):
         row = {}
         external_id = _external_id(item, row)
@@ -855,14 +857,25 @@ def _upsert_runs(by, partnership, items):
         changed = [n for n in values if getattr(run, n) != before[n]]
         if run.product_id != before["product_id"]:
             changed.append("product")
-        dates_changed = not {"planned_launch", "due_date"}.isdisjoint(changed)
-        if dates_changed and run.status == ProductionRun.Status.CONFIRMED:
-            run.status = ProductionRun.Status.PLANNED  # new dates need a new confirmation
-            changed.append("status")
-        plan.append(_Planned(index, run, "updated" if changed else "unchanged", changed))
+        planned = _Planned(index, run, "updated" if changed else "unchanged", changed)
+        if run.status in services.COMMITTED and {"planned_launch", "due_date", "quantity"} & {
+            *changed
+        }:
+            old = [
+                before.get(f, getattr(run, f)) for f in ("planned_launch", "due_date", "quantity")
+            ]
+            edits[run.pk] = (planned, (run, *old))
+        plan.append(planned)
     if errors:
         raise _rejected(errors)
+    # Committed runs are judged against the flex table, as save_run does one by one.
+    judged = services.judge_run_changes(by, partnership, [edit for _p, edit in edits.values()])
+    for change in judged:
+        planned = edits[change.run.pk][0]
+        if change.run.status == ProductionRun.Status.PLANNED and "status" not in planned.changed:
+            planned.changed.append("status")
     _write(ProductionRun, plan, {name for p in plan for name in p.changed}, by)
+    services.record_run_changes(partnership, judged)
     return _summary(plan)
 
 
@@ -1026,6 +1039,7 @@ class DemandChangeSerializer(serializers.ModelSerializer):
             "max_decrease_pct",
             "verdict",
             "is_breach",
+            "exposure",
             "acknowledged_by",
             "acknowledged_at",
         ]
@@ -1060,5 +1074,78 @@ class CapacityAlertSerializer(serializers.ModelSerializer):
             "resolved_at",
             "created_at",
             "updated_at",
+        ]
+        read_only_fields = fields
+
+
+# --- Long-lead material and run changes -----------------------------------------------------------
+
+
+class LongLeadItemSerializer(serializers.ModelSerializer):
+    """A component the EMS buys ahead for a product; written by the EMS."""
+
+    product = ScopedProductField(queryset=Product.objects.all())
+    cost_per_assembly = serializers.DecimalField(max_digits=22, decimal_places=7, read_only=True)
+
+    class Meta:
+        model = LongLeadItem
+        fields = [
+            "id",
+            "product",
+            "component",
+            "description",
+            "lead_time_weeks",
+            "quantity_per_assembly",
+            "unit_price",
+            "cost_per_assembly",
+            "external_id",
+            "updated_at",
+        ]
+        read_only_fields = ["updated_at"]
+        validators = []  # save_long_lead_item's full_clean reports duplicates per field
+
+    def validate_product(self, product):
+        if self.instance is not None and product.pk != self.instance.product_id:
+            raise serializers.ValidationError(_("A long-lead item stays with its product."))
+        return product
+
+    def create(self, validated_data):
+        return services.save_long_lead_item(by=self.context["request"].user, **validated_data)
+
+    def update(self, instance, validated_data):
+        validated_data.pop("product", None)
+        return services.save_long_lead_item(
+            by=self.context["request"].user,
+            product=instance.product,
+            item=instance,
+            **validated_data,
+        )
+
+
+class RunChangeSerializer(serializers.ModelSerializer):
+    changed_by = PartyContactSerializer(read_only=True)
+    acknowledged_by = PartyContactSerializer(read_only=True, allow_null=True)
+    is_breach = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = RunChange
+        fields = [
+            "id",
+            "run",
+            "changed_by",
+            "changed_at",
+            "weeks_out",
+            "band_label",
+            "previous_launch",
+            "previous_due",
+            "new_launch",
+            "new_due",
+            "previous_quantity",
+            "new_quantity",
+            "verdict",
+            "is_breach",
+            "exposure",
+            "acknowledged_by",
+            "acknowledged_at",
         ]
         read_only_fields = fields

@@ -5,9 +5,11 @@ from .views import (
     CapacityAlertViewSet,
     CapacityViewSet,
     DemandPublicationViewSet,
+    LongLeadItemViewSet,
     PriorityRequestViewSet,
     ProductionRunViewSet,
     ProductViewSet,
+    RunChangeViewSet,
 )
 
 REGISTRATIONS = [
@@ -17,6 +19,8 @@ REGISTRATIONS = [
     ("capacity", CapacityViewSet, "capacity"),
     ("demand-publications", DemandPublicationViewSet, "demand-publication"),
     ("capacity-alerts", CapacityAlertViewSet, "capacity-alert"),
+    ("long-lead-items", LongLeadItemViewSet, "long-lead-item"),
+    ("run-changes", RunChangeViewSet, "run-change"),
 ]
 
 

@@ -17,7 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
-from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, documented_read_only
 from partnership.models import Partnership
 
 from .. import services
@@ -27,11 +27,13 @@ from ..models import (
     DemandChange,
     DemandLine,
     DemandPublication,
+    LongLeadItem,
     PriorityRequest,
     Product,
     ProductionRun,
     ReadinessFile,
     ReadinessItem,
+    RunChange,
 )
 from .serializers import (
     AcknowledgedSerializer,
@@ -44,6 +46,7 @@ from .serializers import (
     DemandPublicationDetailSerializer,
     DemandPublicationSerializer,
     LoadQuerySerializer,
+    LongLeadItemSerializer,
     PriorityRequestSerializer,
     ProductBulkUpsertSerializer,
     ProductionRunSerializer,
@@ -54,6 +57,7 @@ from .serializers import (
     PublishedCapacitySerializer,
     RequestPrioritySerializer,
     RunBulkUpsertSerializer,
+    RunChangeSerializer,
     UpsertResultSerializer,
     WeekLoadSerializer,
     upsert_products,
@@ -308,7 +312,8 @@ class ProductionRunFilter(PartnershipIdFilter):
         responses=responses(ProductionRunSerializer, code=201, invalid=True),
     ),
     update=extend_schema(
-        summary="Change a run (OEM); new dates on a confirmed run need a new confirmation",
+        summary="Change a run (OEM); a confirmed run changed beyond the flex terms needs a new "
+        "confirmation",
         responses=responses(ProductionRunSerializer, invalid=True),
     ),
     partial_update=extend_schema(
@@ -385,8 +390,9 @@ class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadO
         + " "
         + _(
             "Each item names its product by `product` (id) or `product_external_id`, among the "
-            "partnership's products. Existing runs change only in the fields sent; new launch or "
-            "due dates send a confirmed run back to planned. Unchanged rows are not touched."
+            "partnership's products. Existing runs change only in the fields sent; a confirmed run "
+            "whose dates or quantity change beyond the contract's flex terms goes back to "
+            "planned (see run-changes). Unchanged rows are not touched."
         ),
         request=RunBulkUpsertSerializer,
         responses=responses(UpsertResultSerializer, rows=True, conflict=True),
@@ -684,3 +690,91 @@ class CapacityAlertViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyMo
     def acknowledge(self, request, pk=None):
         alert = self.get_object()
         return self.respond_with(services.acknowledge_alert(by=request.user, alert=alert))
+
+
+# --- Long-lead material and run changes -------------------------------------------------------
+
+
+class LongLeadItemFilter(django_filters.FilterSet):
+    partnership = django_filters.NumberFilter(
+        field_name="product__partnership_id", label=_("Partnership id")
+    )
+    product = django_filters.NumberFilter(field_name="product_id", label=_("Product id"))
+    external_id = django_filters.CharFilter(label=_("External id"))
+    updated_since = django_filters.IsoDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
+    )
+
+    class Meta:
+        model = LongLeadItem
+        fields = ["partnership", "product", "external_id", "updated_since"]
+
+
+@extend_schema_view(
+    list=extend_schema(responses=responses(LongLeadItemSerializer(many=True), invalid=True)),
+    retrieve=extend_schema(responses=responses(LongLeadItemSerializer)),
+    create=extend_schema(
+        summary="Record a long-lead component of a product (EMS)",
+        responses=responses(LongLeadItemSerializer, code=201, invalid=True),
+    ),
+    update=extend_schema(
+        summary="Change a long-lead component (EMS)",
+        responses=responses(LongLeadItemSerializer, invalid=True),
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a long-lead component (EMS)",
+        responses=responses(LongLeadItemSerializer, invalid=True),
+    ),
+    destroy=extend_schema(summary="Remove a long-lead component (EMS)"),
+)
+class LongLeadItemViewSet(
+    ScopedViewSetMixin, ServiceWriteMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+):
+    """Components the EMS buys ahead for a product. A forecast cut or a smaller run inside a
+    component's lead time leaves that material with the EMS: demand changes and run changes
+    report it as `exposure`."""
+
+    queryset = LongLeadItem.objects.all()
+    serializer_class = LongLeadItemSerializer
+    filterset_class = LongLeadItemFilter
+    search_fields = ["component", "description", "external_id"]
+    ordering_fields = ["id", "lead_time_weeks", "updated_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("product")
+
+    def perform_destroy(self, instance):
+        services.delete_long_lead_item(by=self.request.user, item=instance)
+
+
+class RunChangeFilter(django_filters.FilterSet):
+    partnership = django_filters.NumberFilter(
+        field_name="run__partnership_id", label=_("Partnership id")
+    )
+    run = django_filters.NumberFilter(field_name="run_id", label=_("Production run id"))
+    verdict = django_filters.MultipleChoiceFilter(choices=RunChange.Verdict.choices)
+    unacknowledged = django_filters.BooleanFilter(
+        field_name="acknowledged_at", lookup_expr="isnull", label=_("Not yet acknowledged")
+    )
+    changed_since = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+
+    class Meta:
+        model = RunChange
+        fields = ["partnership", "run", "verdict", "unacknowledged", "changed_since"]
+
+
+@documented_read_only(RunChangeSerializer)
+class RunChangeViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Changes the OEM made to committed production runs, each judged against the contract's
+    flex table (reschedule limits and quantity bands). A breach sends the run back to the EMS
+    for confirmation; confirming it acknowledges the change."""
+
+    queryset = RunChange.objects.all()
+    serializer_class = RunChangeSerializer
+    filterset_class = RunChangeFilter
+    ordering_fields = ["id", "changed_at"]
+    ordering = ["id"]
+
+    def scope_queryset(self, qs):
+        return qs.select_related("changed_by", "acknowledged_by")

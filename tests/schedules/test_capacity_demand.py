@@ -255,15 +255,15 @@ def test_only_the_oem_publishes_demand(world, product, this_monday):
 
 
 def test_csv_parsing(world, product):
-    rows = services.parse_csv(
+    rows = services.parse_table(
         "\ufeffProduct,Week,Quantity\nMB-200, 2027-W05 ,10\n".encode(),
         ["product", "week", "quantity"],
     )
     assert rows == [{"product": "MB-200", "week": "2027-W05", "quantity": "10"}]
     with pytest.raises(ImportRejected, match="quantity"):
-        services.parse_csv(b"product,week\nMB-200,2027-W05\n", ["product", "week", "quantity"])
+        services.parse_table(b"product,week\nMB-200,2027-W05\n", ["product", "week", "quantity"])
     with pytest.raises(ImportRejected, match="UTF-8"):
-        services.parse_csv(b"\xff\xfe\x00p", ["product"])
+        services.parse_table(b"\xff\xfe\x00p", ["product"])
 
 
 # --- the flex-term comparison --------------------------------------------------------------

@@ -57,8 +57,8 @@ def test_every_schedule_page_of_another_partnership_answers_404(world, client, t
         ("post", reverse("schedules:run", args=[p, run.pk])),
         ("get", reverse("schedules:capacity", args=[p])),
         ("post", reverse("schedules:capacity", args=[p])),
-        ("get", reverse("schedules:export", args=[p, "demand"])),
-        ("get", reverse("schedules:export", args=[p, "capacity"])),
+        ("get", reverse("schedules:export", args=[p, "demand", "csv"])),
+        ("get", reverse("schedules:export", args=[p, "capacity", "xlsx"])),
         # Their objects under our partnership id.
         ("get", reverse("schedules:product", args=[world.ours.pk, product.pk])),
         ("get", reverse("schedules:readiness_file", args=[world.ours.pk, product.pk, record.pk])),
@@ -257,7 +257,7 @@ def test_csv_imports_are_all_or_nothing_with_row_errors(world, client, product, 
     page = client.get(url).content.decode()
     assert 'data-week-class="critical"' in page and "demand 1200 vs capacity 1000" in page
     export = client.get(
-        reverse("schedules:export", args=[world.ours.pk, "demand"])
+        reverse("schedules:export", args=[world.ours.pk, "demand", "csv"])
     ).content.decode()
     assert export.splitlines()[1] == f"MB-200,{this_monday},1200"
 
