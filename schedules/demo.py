@@ -1,6 +1,7 @@
 """Demo products, runs, capacity and two forecast versions for Nordwind ↔ Baltic."""
 
 import datetime as dt
+from decimal import Decimal
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -78,6 +79,39 @@ def load() -> None:
             services.request_priority(
                 by=buyer, run=run, priority=4, reason="Hospital tender won; need 500 pcs early."
             )
+
+    # A confirmed run the OEM pushes out two weeks: within the band's limit, it stays confirmed.
+    run = services.save_run(
+        by=buyer,
+        partnership=p,
+        product=products["MB-200"],
+        quantity=1200,
+        planned_launch=monday + dt.timedelta(weeks=9),
+        due_date=monday + dt.timedelta(weeks=11, days=4),
+        external_id="PO-MB-200-9",
+    )
+    run = services.confirm_run(by=planner, run=run)
+    services.save_run(
+        by=buyer,
+        partnership=p,
+        run=run,
+        planned_launch=monday + dt.timedelta(weeks=11),
+        due_date=monday + dt.timedelta(weeks=13, days=4),
+    )
+    for pn, component, lead, qty, price in (
+        ("MB-200", "XC7A35T-1CSG324C (FPGA)", 16, "1", "38.50"),
+        ("MB-200", "MT40A512M16 (DDR4)", 12, "2", "3.25"),
+        ("IO-12", "ADuM4160 (USB isolator)", 14, "1", "6.80"),
+        ("IO-12", "Molex 80-pin connector", 6, "2", "1.20"),
+    ):
+        services.save_long_lead_item(
+            by=am,
+            product=products[pn],
+            component=component,
+            lead_time_weeks=lead,
+            quantity_per_assembly=Decimal(qty),
+            unit_price=Decimal(price),
+        )
 
     weeks = [monday + dt.timedelta(weeks=i) for i in range(26)]
     services.publish_capacity(

@@ -171,7 +171,9 @@ class ProductDetailView(ScheduleMixin, TemplateView):
                     return redirect(product)
             return self.render_to_response(self.get_context_data(long_lead_form=form), status=400)
         elif what == "long-lead-delete":
-            item = get_object_or_404(product.long_lead_items, pk=request.POST.get("item") or 0)
+            item = get_object_or_404(
+                product.long_lead_items, pk=request.POST.get("long_lead_item") or 0
+            )
             self.run(
                 lambda: services.delete_long_lead_item(by=request.user, item=item),
                 _("Long-lead item removed."),

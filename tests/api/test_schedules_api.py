@@ -1122,3 +1122,112 @@ def test_read_only_endpoints_refuse_writes(world, client, ours):
     assert patch(client, f"/api/v1/demand-publications/{pub}/", {"note": "x"}).status_code == 405
     assert client.delete(f"/api/v1/products/{ours['products']}/").status_code == 405
     assert client.delete(f"/api/v1/production-runs/{ours['production-runs']}/").status_code == 405
+
+
+# --- Run changes against the flex terms, long-lead material ------------------------------------
+
+
+def test_bulk_upserts_judge_committed_runs_like_single_changes(
+    world, client, product, this_monday, media, active_contract
+):
+    """Week 5–8 band: push-out ≤ 2 weeks. One confirmed run is pushed 1 week (stays confirmed),
+    another 3 weeks (back to planned); one notification for the lot."""
+    api(client, world.buyer)
+    items = run_items(2, product, this_monday, weeks=5)
+    assert upsert(client, items, world.ours, "production-runs")[0].status_code == 200
+    released(world, product)
+    for run in ProductionRun.objects.all():
+        services.confirm_run(by=world.account_manager, run=run)
+    moved = [
+        {"external_id": "PO-00000", "due_date": str(this_monday + timedelta(weeks=7))},
+        {"external_id": "PO-00001", "due_date": str(this_monday + timedelta(weeks=9))},
+    ]
+    from partnership.models import Notification
+
+    before = Notification.objects.filter(user=world.account_manager).count()
+    response, _seconds = upsert(client, moved, world.ours, "production-runs")
+    assert response.status_code == 200, response.content
+    statuses = dict(ProductionRun.objects.values_list("external_id", "status"))
+    assert statuses == {"PO-00000": "confirmed", "PO-00001": "planned"}
+    response = client.get("/api/v1/run-changes/", {"partnership": world.ours.pk})
+    rows = {r["run"]: r for r in response.json()["results"]}
+    verdicts = {
+        ProductionRun.objects.get(pk=pk).external_id: row["verdict"] for pk, row in rows.items()
+    }
+    assert verdicts == {"PO-00000": "within", "PO-00001": "push_out_breach"}
+    assert Notification.objects.filter(user=world.account_manager).count() == before + 1
+    response = client.get("/api/v1/run-changes/", {"verdict": "push_out_breach"})
+    assert [r["is_breach"] for r in response.json()["results"]] == [True]
+
+
+def test_run_changes_are_scoped(world, client, foreign_run, this_monday):
+    from schedules.models import RunChange
+    from tests.factories import member
+
+    change = RunChange.objects.create(
+        run=foreign_run,
+        changed_by=member(world.other_oem, "buyer"),
+        weeks_out=3,
+        previous_launch=this_monday,
+        previous_due=this_monday,
+        new_launch=this_monday,
+        new_due=this_monday + timedelta(days=1),
+        previous_quantity=1,
+        new_quantity=1,
+        verdict="frozen",
+    )
+    api(client, world.buyer)
+    assert ids(client.get("/api/v1/run-changes/")) == []
+    assert ids(client.get("/api/v1/run-changes/", {"run": foreign_run.pk})) == []
+    assert client.get(f"/api/v1/run-changes/{change.pk}/").status_code == 404
+    assert client.delete(f"/api/v1/run-changes/{change.pk}/").status_code in (404, 405)
+
+
+def test_long_lead_items_through_the_api(world, client, product, foreign_product):
+    api(client, world.account_manager)
+    body = {
+        "product": product.pk,
+        "component": "FPGA XC7A35T",
+        "lead_time_weeks": 16,
+        "quantity_per_assembly": "1",
+        "unit_price": "38.5",
+        "external_id": "EMS-LL-1",
+    }
+    response = post(client, "/api/v1/long-lead-items/", body)
+    assert response.status_code == 201, response.content
+    item = response.json()
+    assert item["cost_per_assembly"].startswith("38.5")
+    # Field-level errors, nothing written.
+    response = post(
+        client,
+        "/api/v1/long-lead-items/",
+        {**body, "component": "", "lead_time_weeks": 0, "unit_price": "-1"},
+    )
+    assert response.status_code == 400
+    assert {"component", "lead_time_weeks", "unit_price"} <= set(response.json()["errors"])
+    response = post(client, "/api/v1/long-lead-items/", body)  # same component again
+    assert response.status_code == 400
+    response = post(client, "/api/v1/long-lead-items/", {**body, "product": foreign_product.pk})
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"product"}
+    response = patch(client, f"/api/v1/long-lead-items/{item['id']}/", {"unit_price": "40"})
+    assert response.status_code == 200 and response.json()["unit_price"].startswith("40")
+    # The OEM reads but cannot write.
+    api(client, world.buyer)
+    assert ids(client.get("/api/v1/long-lead-items/", {"product": product.pk})) == [item["id"]]
+    assert (
+        patch(client, f"/api/v1/long-lead-items/{item['id']}/", {"unit_price": "1"}).status_code
+        == 403
+    )
+    assert client.delete(f"/api/v1/long-lead-items/{item['id']}/").status_code == 403
+    # Another organisation sees nothing.
+    from tests.factories import member
+
+    api(client, member(world.other_ems, "account_manager"))
+    assert ids(client.get("/api/v1/long-lead-items/")) == []
+    assert client.get(f"/api/v1/long-lead-items/{item['id']}/").status_code == 404
+    assert client.delete(f"/api/v1/long-lead-items/{item['id']}/").status_code == 404
+    api(client, world.account_manager)
+    assert client.delete(f"/api/v1/long-lead-items/{item['id']}/").status_code == 204
+    from integrations.models import Tombstone
+
+    assert Tombstone.objects.filter(object_type="long-lead-items", object_id=item["id"]).exists()

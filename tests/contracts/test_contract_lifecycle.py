@@ -614,3 +614,48 @@ def test_no_email_when_the_proposal_fails(world, smtp_sink):
 
     assert smtp_sink.messages == []
     assert not Notification.objects.exists()
+
+
+def test_reschedule_limits_are_edited_copied_and_signed(world, client, draft):
+    url = f"/partnerships/{world.ours.pk}/contracts/{draft.pk}/flex/"
+    bands = list(draft.flex_bands.all())
+    data = {"form-TOTAL_FORMS": len(bands), "form-INITIAL_FORMS": len(bands)}
+    for n, band in enumerate(bands):
+        data |= {
+            f"form-{n}-id": band.pk,
+            f"form-{n}-from_week": band.from_week,
+            f"form-{n}-to_week": band.to_week or "",
+            f"form-{n}-max_increase_pct": band.max_increase_pct,
+            f"form-{n}-max_decrease_pct": band.max_decrease_pct,
+            f"form-{n}-max_pull_in_weeks": band.max_pull_in_weeks
+            if band.max_pull_in_weeks is not None
+            else "",
+            f"form-{n}-max_push_out_weeks": band.max_push_out_weeks
+            if band.max_push_out_weeks is not None
+            else "",
+        }
+    client.force_login(world.buyer)
+    bad = {**data, "form-1-max_push_out_weeks": "-1"}
+    response = client.post(url, bad)
+    assert response.status_code == 400
+    assert "max_push_out_weeks" in response.context["formset"].forms[1].errors
+    data["form-1-max_push_out_weeks"] = 3
+    assert client.post(url, data).status_code == 302
+    band = draft.flex_bands.get(from_week=5)
+    assert (band.max_pull_in_weeks, band.max_push_out_weeks) == (1, 3)
+    # The limits are part of the signed content and of the next version.
+    assert services.content_snapshot(draft)["flex"][1][-2:] == [1, 3]
+    services.propose(by=world.buyer, contract=draft)
+    services.sign(by=world.buyer, contract=draft)
+    services.sign(by=world.account_manager, contract=draft)
+    successor = services.create_draft(by=world.buyer, partnership=world.ours)
+    copied = successor.flex_bands.get(from_week=5)
+    assert (copied.max_pull_in_weeks, copied.max_push_out_weeks) == (1, 3)
+
+
+def test_bands_without_reschedule_limits_keep_the_hash_they_were_signed_with(world, draft):
+    band = draft.flex_bands.get(from_week=5)
+    band.max_pull_in_weeks = band.max_push_out_weeks = None
+    band.save()
+    row = services.content_snapshot(draft)["flex"][1]
+    assert row == [5, 8, "10.0", "10.0"]  # the shape contracts were signed with before

@@ -147,3 +147,11 @@ def test_signed_version_whose_rows_changed_says_so(active_contract):
     text = " ".join(page_texts(render_contract_pdf(active_contract)))
     assert contains(text, "Content does not match the signature")
     assert contains(text, active_contract.content_hash)  # still shows what was signed
+
+
+def test_the_summary_states_the_reschedule_limits_of_each_band(world, active_contract):
+    text = " ".join(page_texts(render_contract_pdf(active_contract)))
+    assert contains(text, "none allowed")  # weeks 0–4
+    assert contains(text, "pull-in ≤ 1 week, push-out ≤ 2 weeks")  # weeks 5–8
+    assert contains(text, "pull-in ≤ 2 weeks, push-out ≤ 4 weeks")  # weeks 9–13
+    assert contains(text, "no limit")  # 14 and beyond

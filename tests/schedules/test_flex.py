@@ -295,3 +295,109 @@ def test_past_weeks_are_skipped_by_the_service(world, product, this_monday, acti
     assert [(c.week, c.weeks_out, c.verdict) for c in changes] == [
         (in_six, 6, DemandChange.Verdict.WITHIN)
     ]
+
+
+# --- reschedule limits (pull-in / push-out per band) -------------------------------------------
+
+MONDAY = dt.date(2030, 1, 7)  # "today" for the reschedule tests: weeks out count from here
+RESCHEDULE = [
+    Band(0, 4, Decimal(0), Decimal(0), 0, 0),
+    Band(5, 8, Decimal(10), Decimal(10), 1, 2),
+    Band(9, 13, Decimal(25), Decimal(25), 2, 4),
+    Band(14, None, Decimal(50), Decimal(50), None, None),
+]
+
+
+def moved(weeks_out, days, bands=RESCHEDULE, frozen=FROZEN_WEEKS, weekday=2):
+    """The verdict on moving a delivery due ``weeks_out`` weeks from MONDAY by ``days``."""
+    due = MONDAY + dt.timedelta(weeks=weeks_out, days=weekday)
+    return flex.classify_reschedule(due, due + dt.timedelta(days=days), MONDAY, bands, frozen)[0]
+
+
+def test_the_template_has_reschedule_limits_for_every_band():
+    from contracts.template_data import FLEX_RESCHEDULE
+
+    assert FLEX_RESCHEDULE == {0: (0, 0), 5: (1, 2), 9: (2, 4), 14: (None, None)}
+    assert set(FLEX_RESCHEDULE) == {f for f, *_ in FLEX_BANDS}
+
+
+@pytest.mark.parametrize(
+    ("weeks_out", "days", "expected"),
+    [
+        (5, 14, WITHIN),  # push-out exactly at the 2-week limit
+        (5, 15, flex.PUSH_OUT_BREACH),  # one day more
+        (8, 14, WITHIN),  # last week of the band, same limit
+        (9, 28, WITHIN),  # next band: 4 weeks
+        (9, 29, flex.PUSH_OUT_BREACH),
+        (5, -7, WITHIN),  # pull-in exactly at the 1-week limit
+        (5, -8, flex.PULL_IN_BREACH),
+        (13, -14, WITHIN),
+        (13, -15, flex.PULL_IN_BREACH),
+        (14, 365, WITHIN),  # no limit in the open band
+        (14, -70, WITHIN),
+    ],
+)
+def test_reschedule_limits_at_each_edge(weeks_out, days, expected):
+    assert moved(weeks_out, days) == expected
+
+
+def test_a_reschedule_is_judged_by_the_band_of_the_delivery_being_moved():
+    # Due in week 8 (push-out limit 2), moved 3 weeks into week 11 (limit 4): still a breach.
+    assert moved(8, 21) == flex.PUSH_OUT_BREACH
+    # Due in week 9 (limit 4), moved 3 weeks: within.
+    assert moved(9, 21) == WITHIN
+
+
+def test_any_move_inside_the_frozen_zone_is_frozen():
+    assert moved(0, 1) == FROZEN
+    assert moved(3, -1) == FROZEN
+    assert moved(4, 1) == flex.PUSH_OUT_BREACH  # week 4: past the frozen zone, band 0–4 (0 wk)
+    assert moved(3, 0) == WITHIN  # no move, no verdict
+
+
+def test_weeks_out_counts_whole_weeks_from_this_weeks_monday():
+    # A Sunday delivery still belongs to its week; "today" on a Friday counts from its Monday.
+    due = MONDAY + dt.timedelta(weeks=5, days=6)
+    friday = MONDAY + dt.timedelta(days=4)
+    assert flex.classify_reschedule(due, due + dt.timedelta(days=15), friday, RESCHEDULE, 4) == (
+        flex.PUSH_OUT_BREACH,
+        RESCHEDULE[1],
+    )
+
+
+def test_beyond_a_closed_table_a_reschedule_is_non_binding():
+    closed = RESCHEDULE[:-1]
+    assert moved(20, 70, bands=closed) == NON_BINDING
+    assert flex.classify_reschedule(MONDAY, MONDAY, MONDAY, [], 0) == (WITHIN, None)
+
+
+def test_bands_without_limits_allow_any_move():
+    # Bands created before reschedule limits existed (both None) behave as before: no limit.
+    assert moved(6, 70, bands=TEMPLATE) == WITHIN
+    assert moved(6, -30, bands=TEMPLATE) == WITHIN
+
+
+def test_the_worst_verdict_wins():
+    assert flex.worst(WITHIN, flex.PUSH_OUT_BREACH) == flex.PUSH_OUT_BREACH
+    assert flex.worst(flex.PUSH_OUT_BREACH, CANCELLATION) == CANCELLATION
+    assert flex.worst(CANCELLATION, FROZEN, WITHIN) == FROZEN
+    assert flex.worst(NON_BINDING, WITHIN) in (NON_BINDING, WITHIN)
+
+
+# --- long-lead exposure ----------------------------------------------------------------------
+
+
+def test_a_cut_inside_a_components_lead_time_exposes_its_material():
+    items = [(12, Decimal("4.50")), (6, Decimal("10.00")), (2, Decimal("0.25"))]
+    # 5 weeks out: the 12- and 6-week components are already ordered, the 2-week one is not.
+    assert flex.material_exposure(100, 5, items) == Decimal("1450.00")
+    # Exactly at a lead time the material is not yet ordered for that week.
+    assert flex.material_exposure(100, 6, items) == Decimal("450.00")
+    assert flex.material_exposure(100, 12, items) == Decimal("0.00")
+
+
+def test_no_exposure_without_a_cut_or_without_long_lead_items():
+    items = [(12, Decimal("4.50"))]
+    assert flex.material_exposure(0, 1, items) == 0
+    assert flex.material_exposure(-50, 1, items) == 0  # an increase exposes nothing
+    assert flex.material_exposure(100, 1, []) == 0
