@@ -290,8 +290,12 @@ def judge_run_changes(by, partnership: Partnership, edits) -> list[RunChange]:
             verdict=flex.worst(date_verdict, qty_verdict),
             exposure=exposure or None,
         )
-        if change.is_breach or not terms.agreed:
-            run.status = ProductionRun.Status.PLANNED
+        if change.is_breach or not terms.agreed:  # the EMS's confirmation no longer holds
+            run.status, run.confirmed_by, run.confirmed_at = (
+                ProductionRun.Status.PLANNED,
+                None,
+                None,
+            )
         changes.append(change)
     return changes
 

@@ -873,7 +873,7 @@ def _upsert_runs(by, partnership, items):
     for change in judged:
         planned = edits[change.run.pk][0]
         if change.run.status == ProductionRun.Status.PLANNED and "status" not in planned.changed:
-            planned.changed.append("status")
+            planned.changed += ["status", "confirmed_by", "confirmed_at"]
     _write(ProductionRun, plan, {name for p in plan for name in p.changed}, by)
     services.record_run_changes(partnership, judged)
     return _summary(plan)

@@ -1149,6 +1149,8 @@ def test_bulk_upserts_judge_committed_runs_like_single_changes(
     assert response.status_code == 200, response.content
     statuses = dict(ProductionRun.objects.values_list("external_id", "status"))
     assert statuses == {"PO-00000": "confirmed", "PO-00001": "planned"}
+    confirmed_by = dict(ProductionRun.objects.values_list("external_id", "confirmed_by"))
+    assert confirmed_by == {"PO-00000": world.account_manager.pk, "PO-00001": None}
     response = client.get("/api/v1/run-changes/", {"partnership": world.ours.pk})
     rows = {r["run"]: r for r in response.json()["results"]}
     verdicts = {

@@ -5,6 +5,7 @@ import datetime as dt
 import os
 
 import pytest
+from openpyxl import Workbook
 from playwright.sync_api import Browser, Page, expect
 
 from partnership.demo import DEMO_PASSWORD, load_demo_data
@@ -46,8 +47,12 @@ def test_forecast_above_capacity_alerts_the_ems(demo, browser: Browser, output_p
     expect(oem.locator("[role=alert]")).to_contain_text("Row 2, product")
     assert p.demand_publications.count() == 2  # nothing published
 
-    good = tmp_path / "good.csv"
-    good.write_text(f"product,week,quantity\nMB-200,{week},5000\nPSU-40,{week},700\n")
+    # The good one comes from Excel, as most buyers' forecasts do.
+    good = tmp_path / "good.xlsx"
+    book = Workbook()
+    for row in (["Product", "Week", "Quantity"], ["MB-200", week, 5000], ["PSU-40", week, 700]):
+        book.active.append(row)
+    book.save(good)
     oem.set_input_files("form:has(input[value=demand]) input[type=file]", str(good))
     oem.fill("form:has(input[value=demand]) input[name=note]", "Tender volume")
     oem.get_by_role("button", name="Publish forecast").click()
@@ -76,3 +81,35 @@ def test_product_with_missing_gerber_cannot_be_released(demo, browser: Browser, 
     page.screenshot(path=os.path.join(output_path, "readiness-blocked.png"), full_page=True)
     psu.refresh_from_db()
     assert psu.released_at is None
+
+
+def test_a_run_pushed_out_beyond_the_band_goes_back_to_the_ems(
+    demo, browser: Browser, output_path: str
+):
+    """The demo run PO-MB-200-9 is confirmed and due in week 13 (band 9–13: push-out ≤ 4 weeks).
+    The buyer pushes it out five weeks; the EMS sees the breach and confirms again."""
+    base = demo.url
+    p = Partnership.objects.get(oem__slug="nordwind", ems__slug="baltic")
+    run = p.production_runs.get(external_id="PO-MB-200-9")
+    assert run.status == "confirmed"
+    oem = session(browser, base, "buyer@nordwind.example")
+    oem.goto(base + run.get_absolute_url())
+    oem.get_by_text("Change quantity or dates").click()
+    oem.fill("input[name=planned_launch]", str(run.planned_launch + dt.timedelta(weeks=5)))
+    oem.fill("input[name=due_date]", str(run.due_date + dt.timedelta(weeks=5)))
+    oem.get_by_role("button", name="Save the change").click()
+    expect(oem.locator(".messages")).to_contain_text("the EMS must confirm")
+    expect(oem.locator("#flex-changes")).to_contain_text("Pushed out beyond the band")
+
+    ems = session(browser, base, "account.manager@baltic.example")
+    ems.goto(base + run.get_absolute_url())
+    expect(ems.locator("#flex-changes")).to_contain_text("awaiting the EMS")
+    os.makedirs(output_path, exist_ok=True)
+    ems.screenshot(path=os.path.join(output_path, "run-pushed-out.png"), full_page=True)
+    ems.get_by_role("button", name="Confirm dates").click()
+    expect(ems.locator(".messages")).to_contain_text("Run confirmed")
+    expect(ems.locator("#flex-changes")).not_to_contain_text("awaiting the EMS")
+    run.refresh_from_db()
+    assert (
+        run.status == "confirmed" and run.changes.filter(acknowledged_at__isnull=True).count() == 0
+    )

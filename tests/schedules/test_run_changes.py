@@ -68,6 +68,7 @@ def test_a_push_out_beyond_the_band_needs_the_ems_again(world, confirmed):
     run = change(world, confirmed, due_date=confirmed.due_date + dt.timedelta(weeks=2, days=1))
     run.refresh_from_db()
     assert run.status == ProductionRun.Status.PLANNED
+    assert (run.confirmed_by, run.confirmed_at) == (None, None)  # no longer confirmed by anyone
     record = RunChange.objects.get(run=run)
     assert record.verdict == RunChange.Verdict.PUSH_OUT_BREACH and record.is_breach
     assert record.acknowledged_at is None
