@@ -132,10 +132,11 @@ class ContractViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Dry run: where would a case with these facts be routed?",
+        description=_("Stores nothing, so an API key with the read scope may call it."),
         request=FactsSerializer,
         responses=responses(RoutingSerializer, invalid=True),
     )
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"], filter_backends=[], changes_nothing=True)
     def route(self, request, pk=None):
         contract = self.get_object()
         facts = FactsSerializer(data=request.data)

@@ -26,6 +26,9 @@ class ScopedViewSetMixin(SafeWriteMixin):
     """
 
     lookup_value_regex = r"\d+"
+    #: Set per action (``@action(…, changes_nothing=True)``) on POSTs that store nothing: an
+    #: API key then needs only the read scope (``integrations.permissions``).
+    changes_nothing = False
 
     def get_queryset(self):
         model = self.queryset.model
