@@ -13,6 +13,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, serializers, viewsets
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
 from partnership.api.pagination import TombstonePagination
 from partnership.api.viewsets import ERROR_RESPONSES
 from partnership.models import Partnership
@@ -66,7 +67,7 @@ class TombstoneFilter(django_filters.FilterSet):
         },
     )
 )
-class TombstoneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class TombstoneViewSet(FieldSelectionMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Objects of your partnerships that were deleted, or closed for good (a cancelled production
     run or meeting): drop them from your system. An organisation API key sees the tombstones of
     the domains it may read (`schedules:read`: products, runs, capacity, …)."""
@@ -76,6 +77,7 @@ class TombstoneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = TombstoneFilter
     filter_backends = [DjangoFilterBackend]
     pagination_class = TombstonePagination
+    schema = FieldSelectionSchema()
     # Tombstones span every domain, so an API key's scopes narrow the rows (get_queryset)
     # instead of gating the endpoint by one domain as ApiKeyScopePermission would.
     permission_classes = [permissions.IsAuthenticated]

@@ -48,13 +48,13 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer
+from partnership.api.field_selection import FieldSelectionSchema
 
 from .models import ApiKey, IdempotencyRecord
 
@@ -180,7 +180,7 @@ def weak_etag(*parts) -> str:
 # --- The mixin -------------------------------------------------------------------------------
 
 
-class SafeWriteSchema(AutoSchema):
+class SafeWriteSchema(FieldSelectionSchema):
     """Documents the headers and answers of :class:`SafeWriteMixin` on every operation."""
 
     def _is_detail(self):

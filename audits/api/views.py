@@ -24,6 +24,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
 
@@ -107,7 +108,7 @@ class AuditTemplateFilter(django_filters.FilterSet):
     list=extend_schema(responses=responses(AuditTemplateSerializer(many=True), invalid=True)),
     retrieve=extend_schema(responses=responses(AuditTemplateSerializer)),
 )
-class AuditTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditTemplateViewSet(FieldSelectionMixin, viewsets.ReadOnlyModelViewSet):
     """Audit checklists with their sections and questions. Reference data shared by every
     partnership: any signed-in user may read them."""
 
@@ -122,6 +123,7 @@ class AuditTemplateViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditTemplateSerializer
     filterset_class = AuditTemplateFilter
     lookup_value_regex = r"\d+"
+    schema = FieldSelectionSchema()
     search_fields = ["key", "name"]
     ordering_fields = ["id", "key", "version", "name"]
     ordering = ["id"]
@@ -157,6 +159,7 @@ class AuditViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["title"]
     ordering_fields = ["id", "planned_date", "actual_date", "updated_at"]
     ordering = ["id"]
+    field_relations = {"oem_score": ("answers",), "ems_score": ("answers",)}
 
     def scope_queryset(self, qs):
         return qs.select_related("template", "lead_auditor").prefetch_related(
@@ -539,4 +542,4 @@ class ScorecardViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
                 for k in card["kpis"]
             ],
         }
-        return Response(ScorecardSerializer(data).data)
+        return Response(self.get_serializer(data).data)

@@ -230,6 +230,7 @@ class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyMod
     search_fields = ["part_number", "name", "external_id"]
     ordering_fields = ["id", "part_number", "updated_at"]
     ordering = ["id"]
+    field_relations = {"launch_ready": ("readiness",), "blockers": ("readiness",)}
 
     def scope_queryset(self, qs):
         return qs.prefetch_related(readiness_prefetch())
