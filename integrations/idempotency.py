@@ -184,7 +184,8 @@ class SafeWriteSchema(FieldSelectionSchema):
     """Documents the headers and answers of :class:`SafeWriteMixin` on every operation."""
 
     def _is_detail(self):
-        return "{" in self.path  # router paths: only an object's URLs have a parameter
+        # Router paths: only an object's URLs have a parameter (by-external-id is an upsert).
+        return "{" in self.path and "{external_id}" not in self.path
 
     def _etag_action(self):
         return getattr(self.view, "action", None) in SafeWriteMixin.etag_actions

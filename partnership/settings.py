@@ -246,7 +246,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"DecisionModeEnum": "contracts.models.DecisionMode"},
+    # Choice sets shared by several components (an object and its upsert rows) keep one name.
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionModeEnum": "contracts.models.DecisionMode",
+        "ActionItemStatusEnum": "comms.models.ActionItem.Status",
+        "MeetingKindEnum": "comms.models.Meeting.Kind",
+        "ProblemSeverityEnum": "comms.models.Problem.Severity",
+        "ProblemStatusEnum": "comms.models.Problem.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
 
@@ -54,6 +55,7 @@ from .serializers import (
     ScorecardSerializer,
     VerifySerializer,
 )
+from .upserts import FindingUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -237,7 +239,11 @@ class FindingFilter(django_filters.FilterSet):
     ),
 )
 class FindingViewSet(
-    ScopedViewSetMixin, RespondMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
+    ScopedViewSetMixin,
+    ExternalIdUpsertMixin,
+    RespondMixin,
+    mixins.CreateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Audit findings of your partnerships."""
 
@@ -247,6 +253,7 @@ class FindingViewSet(
     search_fields = ["description", "clause", "external_id"]
     ordering_fields = ["id", "number", "response_due", "updated_at"]
     ordering = ["id"]
+    upsert = FindingUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("audit", "action", "raised_by", "closed_by")
@@ -265,10 +272,9 @@ class FindingViewSet(
                 ).first()
                 if raised is not None:
                     return self.respond_with(raised)
-            finding = services.raise_finding(by=request.user, audit=audit, **data)
-            if external_id:
-                finding.external_id = external_id
-                finding.save(update_fields=["external_id", "updated_at"])
+            finding = services.raise_finding(
+                by=request.user, audit=audit, external_id=external_id, **data
+            )
         return self.respond_with(finding, status.HTTP_201_CREATED)
 
 

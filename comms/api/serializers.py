@@ -105,6 +105,7 @@ class MeetingSerializer(serializers.ModelSerializer):
             "status",
             "uid",
             "sequence",
+            "external_id",
             "created_at",
             "updated_at",
         ]
@@ -292,10 +293,11 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "due_date",
             "status",
             "created_by",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["status", "created_at", "updated_at"]
+        read_only_fields = ["status", "external_id", "created_at", "updated_at"]
 
     def validate(self, data):
         same_partnership(data, data["partnership"], "meeting", "problem")
@@ -349,10 +351,18 @@ class ProblemSerializer(serializers.ModelSerializer):
             "production_run",
             "audit",
             "decision_request",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["number", "status", "resolution", "created_at", "updated_at"]
+        read_only_fields = [
+            "number",
+            "status",
+            "resolution",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"severity": {"required": True}}
         # Numbering is the service's business.
         validators = []
@@ -434,10 +444,11 @@ class GoalSerializer(serializers.ModelSerializer):
             "due_date",
             "owner",
             "owner_contact",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["external_id", "created_at", "updated_at"]
 
     def get_progress_pct(self, goal) -> int | None:
         return goal.progress_pct

@@ -12,6 +12,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 
 from .. import services
@@ -29,6 +30,7 @@ from .serializers import (
     RoutingSerializer,
     WithdrawSerializer,
 )
+from .upserts import DecisionRequestUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -186,7 +188,10 @@ class DecisionRequestApiFilter(DecisionRequestFilter):
     ),
 )
 class DecisionRequestViewSet(
-    ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
+    ScopedViewSetMixin,
+    ExternalIdUpsertMixin,
+    mixins.CreateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Decision requests the EMS raised in your partnerships, routed by the active contract."""
 
@@ -195,6 +200,7 @@ class DecisionRequestViewSet(
     filterset_class = DecisionRequestApiFilter
     search_fields = ["title", "description", "external_id"]
     ordering_fields = ["id", "number", "created_at", "updated_at", "due_at"]
+    upsert = DecisionRequestUpsert()
     # No default ``ordering``: it would override the filterset's ``sort``. See scope_queryset.
 
     def scope_queryset(self, qs):

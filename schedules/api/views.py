@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
 
@@ -45,7 +46,6 @@ from .serializers import (
     DemandPublicationSerializer,
     LoadQuerySerializer,
     PriorityRequestSerializer,
-    ProductBulkUpsertSerializer,
     ProductionRunSerializer,
     ProductSerializer,
     ProposeDatesSerializer,
@@ -53,12 +53,9 @@ from .serializers import (
     PublishDemandSerializer,
     PublishedCapacitySerializer,
     RequestPrioritySerializer,
-    RunBulkUpsertSerializer,
-    UpsertResultSerializer,
     WeekLoadSerializer,
-    upsert_products,
-    upsert_runs,
 )
+from .upserts import ProductUpsert, RunUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -221,7 +218,9 @@ def readiness_prefetch():
         responses=responses(ProductSerializer, invalid=True),
     ),
 )
-class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+class ProductViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet
+):
     """Products (assemblies) of your partnerships with their NPI readiness."""
 
     queryset = Product.objects.all()
@@ -231,6 +230,7 @@ class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyMod
     ordering_fields = ["id", "part_number", "updated_at"]
     ordering = ["id"]
     field_relations = {"launch_ready": ("readiness",), "blockers": ("readiness",)}
+    upsert = ProductUpsert()
 
     def scope_queryset(self, qs):
         return qs.prefetch_related(readiness_prefetch())
@@ -245,31 +245,6 @@ class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyMod
         product = self.get_object()
         services.release_for_launch(by=request.user, product=product)
         return self.respond_with(product)
-
-    @extend_schema(
-        summary="Create or update products by external_id, all or nothing (OEM)",
-        description=ALL_OR_NOTHING
-        + " "
-        + _(
-            "Existing products change only in the fields sent; new ones need part_number and "
-            "name, and get the full readiness checklist. Unchanged rows are not touched, so "
-            "their updated_at stays put and a retry is harmless."
-        ),
-        request=ProductBulkUpsertSerializer,
-        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
-    )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="bulk-upsert",
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def bulk_upsert(self, request):
-        data = body(ProductBulkUpsertSerializer, self, request.data)
-        return Response(
-            upsert_products(by=request.user, partnership=data["partnership"], items=data["items"])
-        )
 
 
 # --- Production runs ------------------------------------------------------------------------
@@ -317,7 +292,9 @@ class ProductionRunFilter(PartnershipIdFilter):
         responses=responses(ProductionRunSerializer, invalid=True),
     ),
 )
-class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+class ProductionRunViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet
+):
     """Production runs of your partnerships: ordered by the OEM, confirmed by the EMS."""
 
     queryset = ProductionRun.objects.all()
@@ -326,6 +303,7 @@ class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadO
     search_fields = ["external_id", "product__part_number", "product__name"]
     ordering_fields = ["id", "planned_launch", "due_date", "priority", "updated_at"]
     ordering = ["id"]
+    upsert = RunUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("product", "confirmed_by")
@@ -378,31 +356,6 @@ class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadO
         priority_request = services.request_priority(by=request.user, run=run, **data)
         return Response(
             PriorityRequestSerializer(priority_request).data, status=status.HTTP_201_CREATED
-        )
-
-    @extend_schema(
-        summary="Create or update runs by external_id, all or nothing (OEM)",
-        description=ALL_OR_NOTHING
-        + " "
-        + _(
-            "Each item names its product by `product` (id) or `product_external_id`, among the "
-            "partnership's products. Existing runs change only in the fields sent; new launch or "
-            "due dates send a confirmed run back to planned. Unchanged rows are not touched."
-        ),
-        request=RunBulkUpsertSerializer,
-        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
-    )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="bulk-upsert",
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def bulk_upsert(self, request):
-        data = body(RunBulkUpsertSerializer, self, request.data)
-        return Response(
-            upsert_runs(by=request.user, partnership=data["partnership"], items=data["items"])
         )
 
 
