@@ -14,6 +14,7 @@ from rest_framework import mixins, permissions, serializers, viewsets
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
+from partnership.api.filters import IdFilter
 from partnership.api.pagination import TombstonePagination
 from partnership.api.viewsets import ERROR_RESPONSES
 from partnership.models import Partnership
@@ -40,9 +41,7 @@ class TombstoneSerializer(serializers.ModelSerializer):
 
 class TombstoneFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     object_type = django_filters.MultipleChoiceFilter(
         choices=[(name, name) for name in OBJECT_TYPES], label=_("API resource (repeatable)")
     )

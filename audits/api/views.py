@@ -6,7 +6,6 @@ URLs and a field error in bodies, indistinguishable from unknown ids."""
 from datetime import timedelta
 
 import django_filters
-from django import forms
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -16,7 +15,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
@@ -25,6 +23,7 @@ from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
+from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
@@ -82,11 +81,6 @@ class RespondMixin:
         return Response(self.get_serializer(obj).data, status=code)
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IntegerFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
 def updated_since():
     return django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
@@ -136,9 +130,7 @@ class AuditTemplateViewSet(FieldSelectionMixin, viewsets.ReadOnlyModelViewSet):
 
 class AuditFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Audit.Status.choices, label=_("Status"))
     kind = django_filters.ChoiceFilter(choices=Audit.Kind.choices, label=_("Kind"))
     updated_since = updated_since()
@@ -196,10 +188,8 @@ class AuditViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewS
 
 
 class FindingFilter(django_filters.FilterSet):
-    audit = django_filters.NumberFilter(field_name="audit_id", label=_("Audit id"))
-    partnership = django_filters.NumberFilter(
-        field_name="audit__partnership_id", label=_("Partnership id")
-    )
+    audit = IdFilter(field_name="audit_id", label=_("Audit id"))
+    partnership = IdFilter(field_name="audit__partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Finding.Status.choices, label=_("Status"))
     classification = django_filters.ChoiceFilter(
         choices=Finding.Classification.choices, label=_("Class")
@@ -282,11 +272,9 @@ class FindingViewSet(
 
 
 class CorrectiveActionFilter(django_filters.FilterSet):
-    finding = django_filters.NumberFilter(field_name="finding_id", label=_("Finding id"))
-    audit = django_filters.NumberFilter(field_name="finding__audit_id", label=_("Audit id"))
-    partnership = django_filters.NumberFilter(
-        field_name="finding__audit__partnership_id", label=_("Partnership id")
-    )
+    finding = IdFilter(field_name="finding_id", label=_("Finding id"))
+    audit = IdFilter(field_name="finding__audit_id", label=_("Audit id"))
+    partnership = IdFilter(field_name="finding__audit__partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=CorrectiveAction.Status.choices, label=_("Status"))
     updated_since = updated_since()
 
@@ -368,14 +356,12 @@ class CorrectiveActionViewSet(
 
 
 class CertificateFilter(django_filters.FilterSet):
-    organization = django_filters.NumberFilter(
-        field_name="organization_id", label=_("Organisation id")
-    )
+    organization = IdFilter(field_name="organization_id", label=_("Organisation id"))
     standard = django_filters.ChoiceFilter(
         choices=Certificate.Standard.choices, label=_("Standard")
     )
     expired = django_filters.BooleanFilter(label=_("Marked expired"))
-    expiring_within_days = IntegerFilter(
+    expiring_within_days = IdFilter(
         method="filter_expiring",
         min_value=0,
         max_value=3650,
@@ -416,9 +402,7 @@ class CertificateViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class KpiFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     month_from = django_filters.DateFilter(field_name="month", lookup_expr="gte")
     month_to = django_filters.DateFilter(field_name="month", lookup_expr="lte")
     updated_since = updated_since()

@@ -21,6 +21,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 
@@ -133,9 +134,7 @@ def in_window(queryset, start, end):
 
 class MeetingFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     kind = django_filters.ChoiceFilter(choices=Meeting.Kind.choices, label=_("Kind"))
     status = django_filters.ChoiceFilter(choices=Meeting.Status.choices, label=_("Status"))
     updated_since = updated_since()
@@ -412,13 +411,11 @@ class MeetingViewSet(
 
 
 class ActionItemFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
-    owner = django_filters.NumberFilter(field_name="owner_id", label=_("Owner's user id"))
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner's user id"))
     status = django_filters.ChoiceFilter(choices=ActionItem.Status.choices, label=_("Status"))
-    meeting = django_filters.NumberFilter(field_name="meeting_id", label=_("Meeting id"))
-    problem = django_filters.NumberFilter(field_name="problem_id", label=_("Problem id"))
+    meeting = IdFilter(field_name="meeting_id", label=_("Meeting id"))
+    problem = IdFilter(field_name="problem_id", label=_("Problem id"))
     mine = django_filters.BooleanFilter(
         method="filter_mine", label=_("true: only the actions you own")
     )
@@ -496,9 +493,7 @@ class ActionItemViewSet(
 
 
 class ProblemFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Problem.Status.choices, label=_("Status"))
     severity = django_filters.ChoiceFilter(choices=Problem.Severity.choices, label=_("Severity"))
     q = django_filters.CharFilter(method="filter_q", label=_("Words in the title or description"))
@@ -602,11 +597,9 @@ class ProblemViewSet(
 
 
 class GoalFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     horizon = django_filters.ChoiceFilter(choices=Goal.Horizon.choices, label=_("Horizon"))
-    owner = django_filters.NumberFilter(field_name="owner_id", label=_("Owner's user id"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner's user id"))
     updated_since = updated_since()
 
     external_id = django_filters.CharFilter(label=_("External id"))

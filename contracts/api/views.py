@@ -12,6 +12,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 
@@ -66,9 +67,7 @@ class PDFRenderer(BaseRenderer):
 
 class ContractFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices, label=_("Status"))
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
@@ -155,9 +154,7 @@ class ContractViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class DecisionRequestApiFilter(DecisionRequestFilter):
     """The decision list's filters, plus what an ERP sync needs."""
 
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     open = django_filters.BooleanFilter(
         method="filter_open", label=_("true: only open requests; false: only closed ones")
     )

@@ -144,3 +144,29 @@ class FieldSelectionSchema(AutoSchema):
                 )
             )
         return parameters
+
+
+def selectable_responses_optional(result, generator, request, public):
+    """drf-spectacular postprocessing hook: with ``fields=`` any property of a list's or
+    retrieve's object may be left out, so those components list no ``required`` properties
+    (generated clients would otherwise refuse a selected answer)."""
+    schemas = result.get("components", {}).get("schemas", {})
+
+    def component(ref):
+        return schemas.get(ref.rsplit("/", 1)[-1]) if ref else None
+
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or not any(
+                p.get("name") == FIELDS_PARAM for p in operation.get("parameters", [])
+            ):
+                continue
+            content = operation.get("responses", {}).get("200", {}).get("content", {})
+            ref = content.get("application/json", {}).get("schema", {}).get("$ref")
+            target = component(ref)
+            results = (target or {}).get("properties", {}).get("results", {})
+            if "items" in results:  # a paginated list: the rows' component
+                target = component(results["items"].get("$ref"))
+            if target is not None:
+                target.pop("required", None)
+    return result

@@ -247,6 +247,20 @@ class UpsertSpec:
 # --- the endpoints ----------------------------------------------------------------------------
 
 
+class _UpsertBody:
+    """A documented upsert body: what a new object needs depends on whether it exists, so
+    only ``always_required`` is marked required (the descriptions say what a new one needs)."""
+
+    always_required: tuple[str, ...] = ()
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if name not in self.always_required and not field.read_only:
+                field.required = False
+        return fields
+
+
 def _named(name, bases, attrs, component):
     cls = type(name, bases, attrs)
     return extend_schema_serializer(component_name=component)(cls)
@@ -257,15 +271,25 @@ def _body_serializers(spec, model_name):
     item = spec.item_serializer_class
     row = _named(
         f"{model_name}UpsertItemSerializer",
-        (item,),
-        {"external_id": serializers.CharField(max_length=EXTERNAL_ID_MAX)},
+        (_UpsertBody, item),
+        {
+            "__doc__": "One row of a bulk upsert: its external_id and the fields to set. A new "
+            "object needs what creating one needs; an existing one changes only in the fields sent.",
+            "external_id": serializers.CharField(max_length=EXTERNAL_ID_MAX),
+            "always_required": ("external_id",),
+        },
         f"{model_name}UpsertItem",
     )
-    attrs = {"partnership": ScopedIdField(queryset=Partnership.objects.all())}
+    attrs = {
+        "__doc__": "The partnership and the fields to set. A new object needs what creating one "
+        "needs; an existing one changes only in the fields sent.",
+        "partnership": ScopedIdField(queryset=Partnership.objects.all()),
+        "always_required": ("partnership",),
+    }
     meta = getattr(item, "Meta", None)
     if meta is not None and hasattr(meta, "fields"):  # a ModelSerializer lists its fields
         attrs["Meta"] = type("Meta", (meta,), {"fields": ["partnership", *meta.fields]})
-    one = _named(f"{model_name}UpsertSerializer", (item,), attrs, f"{model_name}Upsert")
+    one = _named(f"{model_name}UpsertSerializer", (_UpsertBody, item), attrs, f"{model_name}Upsert")
     items_field = extend_schema_field(row(many=True))(
         type(f"{model_name}RowsField", (RowsField,), {})
     )
@@ -273,6 +297,7 @@ def _body_serializers(spec, model_name):
         f"{model_name}BulkUpsertSerializer",
         (serializers.Serializer,),
         {
+            "__doc__": "Rows of one partnership keyed by external_id.",
             "partnership": ScopedIdField(queryset=Partnership.objects.all()),
             "items": items_field(
                 max_rows=spec.max_rows,

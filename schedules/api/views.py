@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
+from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
@@ -166,9 +167,7 @@ def body(serializer_class, view, data):
 
 class PartnershipIdFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
@@ -251,7 +250,7 @@ class ProductViewSet(
 
 
 class ProductionRunFilter(PartnershipIdFilter):
-    product = django_filters.NumberFilter(field_name="product_id", label=_("Product id"))
+    product = IdFilter(field_name="product_id", label=_("Product id"))
     product_external_id = django_filters.CharFilter(
         field_name="product__external_id", label=_("External id of the product")
     )
@@ -360,10 +359,8 @@ class ProductionRunViewSet(
 
 
 class PriorityRequestFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="run__partnership_id", label=_("Partnership id")
-    )
-    run = django_filters.NumberFilter(field_name="run_id", label=_("Run id"))
+    partnership = IdFilter(field_name="run__partnership_id", label=_("Partnership id"))
+    run = IdFilter(field_name="run_id", label=_("Run id"))
     status = django_filters.ChoiceFilter(choices=PriorityRequest.Status.choices)
     requested_since = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
 
@@ -467,9 +464,7 @@ class CapacityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class DemandPublicationFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     published_since = django_filters.IsoDateTimeFilter(
         field_name="published_at", lookup_expr="gte", label=_("Published at or after")
     )
