@@ -379,6 +379,10 @@ class SafeWriteMixin:
     def etag_for(self, obj) -> str:
         return weak_etag(self._representation(obj))
 
+    def response_etag(self, response) -> str:
+        """The tag of an answer that shows the object as GET of it does."""
+        return weak_etag(response.data)
+
     def _check_if_match(self, header):
         lookup = self._detail_lookup()
         if lookup is None or getattr(self, "action", None) is None:
@@ -403,7 +407,7 @@ class SafeWriteMixin:
             or (action != "retrieve" and not self._shows_as_retrieve())
         ):
             return response
-        etag = weak_etag(response.data)
+        etag = self.response_etag(response)
         response["ETag"] = etag
         if_none_match = request.headers.get("If-None-Match")
         if (

@@ -84,12 +84,33 @@ class FieldSelectionMixin:
 
     def get_serializer(self, *args, **kwargs):
         serializer = super().get_serializer(*args, **kwargs)
-        names = self.requested_fields()
+        names = None if getattr(self, "_whole", False) else self.requested_fields()
         if names:
             target = getattr(serializer, "child", serializer)
             for name in set(target.fields) - set(names):
                 target.fields.pop(name)
         return serializer
+
+    def get_object(self):
+        self._object = super().get_object()
+        return self._object
+
+    def response_etag(self, response):
+        """A detail read with ``fields`` is tagged like the whole object, so its ETag works
+        as ``If-Match`` for a later write (which compares against the whole object)."""
+        obj = getattr(self, "_object", None)
+        meta = getattr(self.get_serializer_class(), "Meta", None)
+        if (
+            obj is None
+            or not self.requested_fields()
+            or getattr(meta, "model", None) is not type(obj)
+        ):
+            return super().response_etag(response)  # not a serialized model (a scorecard)
+        self._whole = True
+        try:
+            return self.etag_for(obj)
+        finally:
+            self._whole = False
 
     def without_unselected_prefetches(self, queryset):
         """Drop the prefetches only unselected fields read."""

@@ -89,6 +89,29 @@ def test_sync_pages_and_keys_honour_fields(world, client, products):
     assert sorted(ids) == sorted(p.pk for p in products)
 
 
+def test_a_slim_read_gives_the_whole_objects_etag_for_if_match(world, client, products):
+    client.force_login(world.buyer)
+    url = f"/api/v1/products/{products[0].pk}/"
+    slim = client.get(f"{url}?fields=id")
+    assert slim["ETag"] == client.get(url)["ETag"]
+    changed = client.patch(
+        url, {"name": "Board B"}, content_type="application/json", HTTP_IF_MATCH=slim["ETag"]
+    )
+    assert changed.status_code == 200, changed.content
+    stale = client.patch(
+        url, {"name": "Board C"}, content_type="application/json", HTTP_IF_MATCH=slim["ETag"]
+    )
+    assert stale.status_code == 412
+    assert client.get(f"{url}?fields=id", HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 304
+    # Answers that are not the object itself (a scorecard) are tagged as they are.
+    card = client.get(f"/api/v1/scorecards/{world.ours.pk}/?fields=partnership,ems")
+    assert card.status_code == 200 and card.json() == {
+        "partnership": world.ours.pk,
+        "ems": world.ems.pk,
+    }
+    assert card.has_header("ETag")
+
+
 def test_foreign_objects_stay_404_with_fields(world, client, products):
     client.force_login(world.outsider)
     response = client.get(f"/api/v1/products/{products[0].pk}/?fields=id")
