@@ -433,3 +433,81 @@ def test_external_ids_are_unique_per_partnership_in_the_database(
             model.objects.filter(pk=second.pk).update(external_id="K-0")
         model.objects.filter(pk=second.pk).update(external_id=None)  # NULLs never collide
         model.objects.filter(external_id="K-0").update(external_id=None)
+
+
+# --- Bad input never breaks anything ------------------------------------------------------------
+
+GARBAGE_ROW = {
+    "external_id": "X-1",
+    "title": {"nested": 1},
+    "description": ["a"],
+    "due_date": "not a date",
+    "quantity": "many",
+    "start": "yesterday",
+    "end": 17,
+    "attendees": "everyone",
+    "audit": "abc",
+    "category": 5,
+    "severity": "apocalyptic",
+    "status": None,
+    "owner": -1,
+    "product": 1.5,
+    "baseline": "NaN",
+    "part_number": None,
+}
+
+
+@pytest.mark.parametrize("resource", sorted(RESOURCES))
+def test_malformed_bodies_are_400_and_write_nothing(world, client, resource, oem_quality):
+    auth = {
+        "products": key(world, world.oem, Role.BUYER),
+        "production-runs": key(world, world.oem, Role.BUYER),
+        "findings": key(world, world.oem, Role.QUALITY),
+    }.get(resource) or key(world, world.ems, Role.ACCOUNT_MANAGER)
+    model = RESOURCES[resource]
+    pk = world.ours.pk
+    bulk_bodies = [
+        [],
+        "text",
+        {"partnership": "x", "items": []},
+        {"partnership": pk},
+        {"partnership": pk, "items": "no"},
+        {"partnership": pk, "items": []},
+        {"partnership": pk, "items": [{}]},
+        {"partnership": pk, "items": [{"external_id": ["a"]}, {"external_id": "y" * 101}]},
+        {"partnership": pk, "items": [GARBAGE_ROW]},
+    ]
+    for body in bulk_bodies:
+        response = post(client, auth, f"/api/v1/{resource}/bulk-upsert/", body)
+        assert response.status_code in (400, 403), (body, response.content)
+        assert response.json()["code"] in ("invalid", "parse_error", "permission_denied")
+    for external_id, body in [
+        ("X-1", {"partnership": pk, **GARBAGE_ROW}),
+        ("X-1", ["not", "an", "object"]),
+        ("y" * 101, {"partnership": pk}),
+    ]:
+        response = put(client, auth, f"/api/v1/{resource}/by-external-id/{external_id}/", body)
+        assert response.status_code in (400, 403), (body, response.content)
+    assert not model.objects.exists()
+
+
+def test_a_retried_put_with_its_idempotency_key_is_replayed(world, client, ems):
+    url = "/api/v1/goals/by-external-id/G-9/"
+    body = {
+        "partnership": world.ours.pk,
+        "horizon": "long",
+        "title": "PPM below 100",
+        "metric": "PPM",
+        "baseline": "400",
+        "target": "100",
+        "due_date": "2031-01-01",
+    }
+    first = client.put(
+        url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1", **ems
+    )
+    again = client.put(
+        url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-1", **ems
+    )
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert Goal.objects.count() == 1
