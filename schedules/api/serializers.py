@@ -492,22 +492,6 @@ class RunBulkUpsertSerializer(serializers.Serializer):
     items = RunItemsField(help_text=_("Production runs keyed by external_id, up to 20,000."))
 
 
-class UpsertResultItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text=_("Position of the item in the request."))
-    external_id = serializers.CharField()
-    id = serializers.IntegerField()
-    result = serializers.ChoiceField(
-        choices=[("created", "created"), ("updated", "updated"), ("unchanged", "unchanged")]
-    )
-
-
-class UpsertResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    items = UpsertResultItemSerializer(many=True)
-
-
 class BulkConflict(exceptions.APIException):
     status_code = 409
     default_code = "conflict"
