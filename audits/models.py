@@ -366,6 +366,11 @@ class Finding(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     response_due = models.DateField(_("response due"), null=True, blank=True)
     external_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
+    # The audit's partnership, copied on save: external_id is unique per partnership, and a
+    # database constraint cannot reach through the audit.
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.CASCADE, null=True, editable=False, related_name="+"
+    )
     raised_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -382,11 +387,21 @@ class Finding(models.Model):
     class Meta:
         ordering = ["audit", "number"]
         constraints = [
-            models.UniqueConstraint(fields=["audit", "number"], name="finding_number_unique")
+            models.UniqueConstraint(fields=["audit", "number"], name="finding_number_unique"),
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="finding_external_id_unique",
+            ),
         ]
 
     def __str__(self):
         return f"F{self.number} {self.get_classification_display()}"
+
+    def save(self, *args, **kwargs):
+        if self.audit_id and not self.partnership_id:
+            self.partnership_id = self.audit.partnership_id
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self):
         return reverse("audits:finding", args=[self.audit.partnership_id, self.pk])

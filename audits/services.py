@@ -273,7 +273,7 @@ def close_audit(*, by, audit: Audit) -> Audit:
 
 @transaction.atomic
 def raise_finding(
-    *, by, audit: Audit, classification, description, clause="", evidence=""
+    *, by, audit: Audit, classification, description, clause="", evidence="", external_id=None
 ) -> Finding:
     require_oem_auditor(by, audit.partnership)
     if audit.status not in (Audit.Status.IN_PROGRESS, Audit.Status.REPORT_ISSUED):
@@ -282,6 +282,8 @@ def raise_finding(
     number = (audit.findings.aggregate(n=Max("number"))["n"] or 0) + 1
     finding = Finding(
         audit=audit,
+        partnership_id=audit.partnership_id,
+        external_id=external_id or None,
         number=number,
         classification=classification,
         clause=clause,
@@ -306,6 +308,23 @@ def raise_finding(
             body=description,
             url=finding.get_absolute_url(),
         )
+    return finding
+
+
+@transaction.atomic
+def update_finding(*, by, finding: Finding, **fields) -> Finding:
+    """Correct an open finding's class, clause, description or evidence (OEM auditors). Once
+    the EMS has answered with an 8D, or the finding is closed, it stays as it was."""
+    require_oem_auditor(by, finding.audit.partnership)
+    finding = Finding.objects.select_for_update().get(pk=finding.pk)
+    if finding.status != Finding.Status.OPEN or hasattr(finding, "action"):
+        raise ValidationError(_("Only open findings without a corrective action can change."))
+    for name, value in fields.items():
+        setattr(finding, name, value)
+    if finding.needs_action and finding.response_due is None:
+        finding.response_due = timezone.localdate() + timedelta(days=finding.audit.response_days)
+    finding.full_clean()
+    finding.save()
     return finding
 
 

@@ -874,6 +874,7 @@ def generate(scale: int):
                 fid = w.add(
                     Finding,
                     audit_id=aid,
+                    partnership_id=p["id"],
                     number=number,
                     classification=cls,
                     clause=rng.choice(["6.2.1", "7.1.5", "8.5.1", "P6.4", "P7.2"]),

@@ -87,6 +87,11 @@ class Meeting(models.Model):
             models.UniqueConstraint(
                 fields=["parent", "recurrence_id"], name="one_override_per_occurrence"
             ),
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="meeting_external_id_unique",
+            ),
         ]
 
     def __str__(self):
@@ -203,7 +208,12 @@ class Problem(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["partnership", "number"], name="problem_number_unique")
+            models.UniqueConstraint(fields=["partnership", "number"], name="problem_number_unique"),
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="problem_external_id_unique",
+            ),
         ]
 
     def __str__(self):
@@ -275,6 +285,13 @@ class ActionItem(models.Model):
     class Meta:
         ordering = ["due_date", "id"]
         indexes = [models.Index(fields=["status", "due_date"], name="action_item_due_idx")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="action_item_external_id_unique",
+            ),
+        ]
 
     def __str__(self):
         return self.title
@@ -313,6 +330,13 @@ class Goal(models.Model):
 
     class Meta:
         ordering = ["horizon", "due_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="goal_external_id_unique",
+            ),
+        ]
 
     def __str__(self):
         return self.title

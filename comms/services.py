@@ -453,15 +453,12 @@ def save_minutes(*, by, meeting: Meeting, notes: str, decisions: str) -> Minutes
 
 @transaction.atomic
 def add_action_item(
-    *, by, partnership, title: str, owner, due_date, meeting=None, problem=None
+    *, by, partnership, title: str, owner, due_date, meeting=None, problem=None, external_id=None
 ) -> ActionItem:
     _require_member(by, partnership)
-    for name, obj in (("meeting", meeting), ("problem", problem)):
-        if obj is not None and obj.partnership_id != partnership.pk:
-            raise ValidationError({name: _("Choose one of this partnership.")})
-    if owner.pk not in partnership_people(partnership):
-        raise ValidationError({"owner": _("The owner must be a member of either side.")})
+    _check_action_links(partnership, owner=owner, meeting=meeting, problem=problem)
     item = ActionItem(
+        external_id=external_id or None,
         partnership=partnership,
         meeting=meeting,
         problem=problem,
@@ -479,6 +476,41 @@ def add_action_item(
             subject=_("New action for you: %(t)s (due %(d)s)") % {"t": title, "d": due_date},
             url=_action_url(item),
         )
+    return item
+
+
+def _check_action_links(partnership, **links):
+    for name in ("meeting", "problem"):
+        obj = links.get(name)
+        if obj is not None and obj.partnership_id != partnership.pk:
+            raise ValidationError({name: _("Choose one of this partnership.")})
+    owner = links.get("owner")
+    if owner is not None and owner.pk not in partnership_people(partnership):
+        raise ValidationError({"owner": _("The owner must be a member of either side.")})
+
+
+@transaction.atomic
+def update_action_item(*, by, item: ActionItem, status=None, **fields) -> ActionItem:
+    """Change an action's title, owner, due date or links (an ERP resending it); a new status
+    goes through ``set_action_status`` and its rule of who may close an action."""
+    _require_member(by, item.partnership)
+    item = ActionItem.objects.select_for_update().get(pk=item.pk)
+    _check_action_links(item.partnership, **fields)
+    new_owner = fields.get("owner")
+    for name, value in fields.items():
+        setattr(item, name, value)
+    item.full_clean()
+    item.save()
+    if new_owner is not None and new_owner != by:
+        notify(
+            [new_owner],
+            partnership=item.partnership,
+            subject=_("New action for you: %(t)s (due %(d)s)")
+            % {"t": item.title, "d": item.due_date},
+            url=_action_url(item),
+        )
+    if status is not None and status != item.status:
+        set_action_status(by=by, item=item, status=status)
     return item
 
 
@@ -585,7 +617,9 @@ TRANSITIONS = {
 
 
 @transaction.atomic
-def raise_problem(*, by, partnership, title, description, severity, owner=None, **links) -> Problem:
+def raise_problem(
+    *, by, partnership, title, description, severity, owner=None, external_id=None, **links
+) -> Problem:
     side, _m = _require_member(by, partnership)
     owner = owner or by
     if owner.pk not in partnership_people(partnership):
@@ -598,6 +632,7 @@ def raise_problem(*, by, partnership, title, description, severity, owner=None, 
     problem = Problem(
         partnership=partnership,
         number=number,
+        external_id=external_id or None,
         title=title,
         description=description,
         severity=severity,
@@ -618,6 +653,36 @@ def raise_problem(*, by, partnership, title, description, severity, owner=None, 
         body=description[:500],
         url=problem.get_absolute_url(),
     )
+    return problem
+
+
+@transaction.atomic
+def update_problem(*, by, problem: Problem, status=None, **fields) -> Problem:
+    """Change a problem's text, severity, owner, resolution or links (an ERP resending it). A
+    closed problem is final; a new status goes through ``change_problem_status`` and its
+    transitions (with ``resolution`` as the reason)."""
+    _require_member(by, problem.partnership)
+    problem = Problem.objects.select_for_update().get(pk=problem.pk)
+    moving = status is not None and status != problem.status
+    resolution = fields.pop("resolution", "") if moving else None
+    if fields and problem.status == Problem.Status.CLOSED:
+        raise ValidationError(_("This problem is closed; raise a new one."))
+    owner = fields.get("owner")
+    if owner is not None and owner.pk not in partnership_people(problem.partnership):
+        raise ValidationError({"owner": _("The owner must be a member of either side.")})
+    for field in ("product", "production_run", "audit", "decision_request"):
+        obj = fields.get(field)
+        if obj is not None and _partnership_of(obj) != problem.partnership_id:
+            raise ValidationError({field: _("Link only objects of this partnership.")})
+    if fields:
+        for name, value in fields.items():
+            setattr(problem, name, value)
+        problem.full_clean()
+        problem.save()
+    if moving:
+        problem = change_problem_status(
+            by=by, problem=problem, status=status, resolution=resolution or ""
+        )
     return problem
 
 

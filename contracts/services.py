@@ -983,3 +983,20 @@ def _escalate_one(request: DecisionRequest, now) -> None:
         body=text,
         url=request.get_absolute_url(),
     )
+
+
+def restate_decision_request(*, by, request: DecisionRequest, **facts) -> None:
+    """An ERP sending a raised request again: the same facts change nothing. Different ones
+    are refused: the routing recorded for the request was decided on its facts, so changing
+    them means withdrawing it and raising a new one."""
+    _require(
+        can_raise(by, request.partnership),
+        _("Only EMS members (not viewers) raise decision requests."),
+    )
+    changed = {
+        name: _("A raised request keeps its facts; withdraw it and raise a new one.")
+        for name, value in facts.items()
+        if getattr(request, name) != value
+    }
+    if changed:
+        raise ValidationError(changed)

@@ -13,6 +13,8 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, serializers, viewsets
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
+from partnership.api.filters import IdFilter
 from partnership.api.pagination import TombstonePagination
 from partnership.api.viewsets import ERROR_RESPONSES
 from partnership.models import Partnership
@@ -39,9 +41,7 @@ class TombstoneSerializer(serializers.ModelSerializer):
 
 class TombstoneFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     object_type = django_filters.MultipleChoiceFilter(
         choices=[(name, name) for name in OBJECT_TYPES], label=_("API resource (repeatable)")
     )
@@ -66,7 +66,7 @@ class TombstoneFilter(django_filters.FilterSet):
         },
     )
 )
-class TombstoneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class TombstoneViewSet(FieldSelectionMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     """Objects of your partnerships that were deleted, or closed for good (a cancelled production
     run or meeting): drop them from your system. An organisation API key sees the tombstones of
     the domains it may read (`schedules:read`: products, runs, capacity, …)."""
@@ -76,6 +76,7 @@ class TombstoneViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filterset_class = TombstoneFilter
     filter_backends = [DjangoFilterBackend]
     pagination_class = TombstonePagination
+    schema = FieldSelectionSchema()
     # Tombstones span every domain, so an API key's scopes narrow the rows (get_queryset)
     # instead of gating the endpoint by one domain as ApiKeyScopePermission would.
     permission_classes = [permissions.IsAuthenticated]

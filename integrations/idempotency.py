@@ -48,13 +48,13 @@ from django.http import HttpResponse, HttpResponseNotModified
 from django.utils import timezone
 from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer
+from partnership.api.field_selection import FieldSelectionSchema
 
 from .models import ApiKey, IdempotencyRecord
 
@@ -180,11 +180,12 @@ def weak_etag(*parts) -> str:
 # --- The mixin -------------------------------------------------------------------------------
 
 
-class SafeWriteSchema(AutoSchema):
+class SafeWriteSchema(FieldSelectionSchema):
     """Documents the headers and answers of :class:`SafeWriteMixin` on every operation."""
 
     def _is_detail(self):
-        return "{" in self.path  # router paths: only an object's URLs have a parameter
+        # Router paths: only an object's URLs have a parameter (by-external-id is an upsert).
+        return "{" in self.path and "{external_id}" not in self.path
 
     def _etag_action(self):
         return getattr(self.view, "action", None) in SafeWriteMixin.etag_actions
@@ -378,6 +379,10 @@ class SafeWriteMixin:
     def etag_for(self, obj) -> str:
         return weak_etag(self._representation(obj))
 
+    def response_etag(self, response) -> str:
+        """The tag of an answer that shows the object as GET of it does."""
+        return weak_etag(response.data)
+
     def _check_if_match(self, header):
         lookup = self._detail_lookup()
         if lookup is None or getattr(self, "action", None) is None:
@@ -402,7 +407,7 @@ class SafeWriteMixin:
             or (action != "retrieve" and not self._shows_as_retrieve())
         ):
             return response
-        etag = weak_etag(response.data)
+        etag = self.response_etag(response)
         response["ETag"] = etag
         if_none_match = request.headers.get("If-None-Match")
         if (

@@ -31,7 +31,9 @@ class ApiKeyScopePermission(permissions.BasePermission):
     """Requests made with an API key need a scope for the view's domain.
 
     Safe methods need ``<domain>:read`` (or write), everything else ``<domain>:write``;
-    ``*:read``/``*:write`` cover every domain. Other requests are not affected.
+    ``*:read``/``*:write`` cover every domain. An action that POSTs only to compute an answer
+    (a dry run) declares ``@action(…, changes_nothing=True)`` and needs only the read scope.
+    Other requests are not affected.
     """
 
     code = "insufficient_scope"
@@ -43,7 +45,9 @@ class ApiKeyScopePermission(permissions.BasePermission):
             return True
         from rest_framework.routers import APIRootView  # not at import: DRF settings load this
 
-        write = request.method not in permissions.SAFE_METHODS
+        write = request.method not in permissions.SAFE_METHODS and not getattr(
+            view, "changes_nothing", False
+        )
         if isinstance(view, APIRootView):
             return not write  # just the list of endpoints
         domain = domain_of(view)

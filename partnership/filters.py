@@ -2,6 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .api.filters import IdFilter
 from .models import Organization, Partnership
 
 
@@ -18,8 +19,8 @@ class PartnershipFilter(django_filters.FilterSet):
         label=_("Sort by"),
     )
     # Plain ids, not model choices: a choice list would name organisations outside the scope.
-    oem = django_filters.NumberFilter(field_name="oem_id", label=_("OEM id"))
-    ems = django_filters.NumberFilter(field_name="ems_id", label=_("EMS id"))
+    oem = IdFilter(field_name="oem_id", label=_("OEM id"))
+    ems = IdFilter(field_name="ems_id", label=_("EMS id"))
 
     class Meta:
         model = Partnership

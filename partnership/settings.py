@@ -246,7 +246,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"DecisionModeEnum": "contracts.models.DecisionMode"},
+    # Bodies are JSON (no API endpoint takes files). Documenting form and multipart too made
+    # generated clients send nested bodies as multipart, which cannot carry them.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "partnership.api.field_selection.selectable_responses_optional",
+    ],
+    # Choice sets shared by several components (an object and its upsert rows) keep one name.
+    "ENUM_NAME_OVERRIDES": {
+        "DecisionModeEnum": "contracts.models.DecisionMode",
+        "ActionItemStatusEnum": "comms.models.ActionItem.Status",
+        "MeetingKindEnum": "comms.models.Meeting.Kind",
+        "ProblemSeverityEnum": "comms.models.Problem.Severity",
+        "ProblemStatusEnum": "comms.models.Problem.Status",
+    },
 }
 
 # --- Security -------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from contracts.api.serializers import ScopedPartnershipField
+from partnership.api.fields import ScopedIdField, ScopedPersonField
 from partnership.api.serializers import PartyContactSerializer
-from partnership.models import Organization, Partnership, User
+from partnership.models import Partnership
 
 from .. import scoring, services
 from ..models import (
@@ -25,55 +25,6 @@ from ..models import (
 )
 
 MAX_INT = 2147483647
-
-
-# --- Ids resolved within the user's scope ---------------------------------------------------
-
-
-class ScopedIdField(serializers.PrimaryKeyRelatedField):
-    """An id resolved only among ``Model.objects.for_user(user)``.
-
-    Unknown, foreign and malformed ids get the same message, so the field cannot be used to
-    probe for objects outside the user's partnerships.
-    """
-
-    model = None
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        return self.model.objects.for_user(getattr(request, "user", None))
-
-
-class ScopedAuditField(ScopedIdField):
-    model = Audit
-    default_error_messages = {
-        "does_not_exist": _("No audit of yours has this id."),
-        "incorrect_type": _("No audit of yours has this id."),
-    }
-
-
-class ScopedFindingField(ScopedIdField):
-    model = Finding
-    default_error_messages = {
-        "does_not_exist": _("No finding of yours has this id."),
-        "incorrect_type": _("No finding of yours has this id."),
-    }
-
-
-class ScopedPersonField(serializers.PrimaryKeyRelatedField):
-    """A user id among the members of the user's organisations and of their partners."""
-
-    default_error_messages = {
-        "does_not_exist": _("No person in your partnerships has this id."),
-        "incorrect_type": _("No person in your partnerships has this id."),
-    }
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        orgs = Organization.objects.for_user(getattr(request, "user", None))
-        return User.objects.filter(
-            pk__in=User.objects.filter(memberships__organization__in=orgs).values("pk")
-        )
 
 
 # --- Templates ------------------------------------------------------------------------------
@@ -267,7 +218,7 @@ class RecordAnswerSerializer(serializers.Serializer):
 class FindingSerializer(serializers.ModelSerializer):
     """A finding. On create the server numbers it and sets the response due date."""
 
-    audit = ScopedAuditField(queryset=Audit.objects.all())
+    audit = ScopedIdField(queryset=Audit.objects.all())
     partnership = serializers.IntegerField(source="audit.partnership_id", read_only=True)
     raised_by = PartyContactSerializer(read_only=True, allow_null=True)
     closed_by = PartyContactSerializer(read_only=True, allow_null=True)
@@ -337,10 +288,9 @@ class StepSerializer(serializers.Serializer):
 class CorrectiveActionSerializer(serializers.ModelSerializer):
     """The EMS's 8D answer to a finding: D1–D7 by the EMS in order, D8 the OEM's verification."""
 
-    finding = ScopedFindingField(queryset=Finding.objects.all())
+    finding = ScopedIdField(queryset=Finding.objects.all())
     partnership = serializers.IntegerField(source="finding.audit.partnership_id", read_only=True)
     owner = ScopedPersonField(
-        queryset=User.objects.all(),
         required=False,
         help_text=_("A member of the EMS; you when left out."),
     )
@@ -492,7 +442,7 @@ class KpiRecordSerializer(serializers.ModelSerializer):
 class KpiUpsertSerializer(serializers.Serializer):
     """A month's figures, keyed by partnership and month. Figures left out keep their value."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     month = serializers.DateField(help_text=_("Any day of the month; stored as its first day."))
     lines_due = figure(required=False)
     lines_on_time = figure(required=False)

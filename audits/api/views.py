@@ -6,7 +6,6 @@ URLs and a field error in bodies, indistinguishable from unknown ids."""
 from datetime import timedelta
 
 import django_filters
-from django import forms
 from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
@@ -16,7 +15,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import mixins, status, viewsets
@@ -24,6 +22,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
+from partnership.api.filters import IdFilter
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 from partnership.models import Partnership
 
@@ -53,6 +54,7 @@ from .serializers import (
     ScorecardSerializer,
     VerifySerializer,
 )
+from .upserts import FindingUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -79,11 +81,6 @@ class RespondMixin:
         return Response(self.get_serializer(obj).data, status=code)
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class IntegerFilter(django_filters.NumberFilter):
-    field_class = forms.IntegerField
-
-
 def updated_since():
     return django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
@@ -107,7 +104,7 @@ class AuditTemplateFilter(django_filters.FilterSet):
     list=extend_schema(responses=responses(AuditTemplateSerializer(many=True), invalid=True)),
     retrieve=extend_schema(responses=responses(AuditTemplateSerializer)),
 )
-class AuditTemplateViewSet(viewsets.ReadOnlyModelViewSet):
+class AuditTemplateViewSet(FieldSelectionMixin, viewsets.ReadOnlyModelViewSet):
     """Audit checklists with their sections and questions. Reference data shared by every
     partnership: any signed-in user may read them."""
 
@@ -122,6 +119,7 @@ class AuditTemplateViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = AuditTemplateSerializer
     filterset_class = AuditTemplateFilter
     lookup_value_regex = r"\d+"
+    schema = FieldSelectionSchema()
     search_fields = ["key", "name"]
     ordering_fields = ["id", "key", "version", "name"]
     ordering = ["id"]
@@ -132,9 +130,7 @@ class AuditTemplateViewSet(viewsets.ReadOnlyModelViewSet):
 
 class AuditFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Audit.Status.choices, label=_("Status"))
     kind = django_filters.ChoiceFilter(choices=Audit.Kind.choices, label=_("Kind"))
     updated_since = updated_since()
@@ -157,6 +153,7 @@ class AuditViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewS
     search_fields = ["title"]
     ordering_fields = ["id", "planned_date", "actual_date", "updated_at"]
     ordering = ["id"]
+    field_relations = {"oem_score": ("answers",), "ems_score": ("answers",)}
 
     def scope_queryset(self, qs):
         return qs.select_related("template", "lead_auditor").prefetch_related(
@@ -191,10 +188,8 @@ class AuditViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewS
 
 
 class FindingFilter(django_filters.FilterSet):
-    audit = django_filters.NumberFilter(field_name="audit_id", label=_("Audit id"))
-    partnership = django_filters.NumberFilter(
-        field_name="audit__partnership_id", label=_("Partnership id")
-    )
+    audit = IdFilter(field_name="audit_id", label=_("Audit id"))
+    partnership = IdFilter(field_name="audit__partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Finding.Status.choices, label=_("Status"))
     classification = django_filters.ChoiceFilter(
         choices=Finding.Classification.choices, label=_("Class")
@@ -234,7 +229,11 @@ class FindingFilter(django_filters.FilterSet):
     ),
 )
 class FindingViewSet(
-    ScopedViewSetMixin, RespondMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
+    ScopedViewSetMixin,
+    ExternalIdUpsertMixin,
+    RespondMixin,
+    mixins.CreateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Audit findings of your partnerships."""
 
@@ -244,6 +243,7 @@ class FindingViewSet(
     search_fields = ["description", "clause", "external_id"]
     ordering_fields = ["id", "number", "response_due", "updated_at"]
     ordering = ["id"]
+    upsert = FindingUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("audit", "action", "raised_by", "closed_by")
@@ -262,10 +262,9 @@ class FindingViewSet(
                 ).first()
                 if raised is not None:
                     return self.respond_with(raised)
-            finding = services.raise_finding(by=request.user, audit=audit, **data)
-            if external_id:
-                finding.external_id = external_id
-                finding.save(update_fields=["external_id", "updated_at"])
+            finding = services.raise_finding(
+                by=request.user, audit=audit, external_id=external_id, **data
+            )
         return self.respond_with(finding, status.HTTP_201_CREATED)
 
 
@@ -273,11 +272,9 @@ class FindingViewSet(
 
 
 class CorrectiveActionFilter(django_filters.FilterSet):
-    finding = django_filters.NumberFilter(field_name="finding_id", label=_("Finding id"))
-    audit = django_filters.NumberFilter(field_name="finding__audit_id", label=_("Audit id"))
-    partnership = django_filters.NumberFilter(
-        field_name="finding__audit__partnership_id", label=_("Partnership id")
-    )
+    finding = IdFilter(field_name="finding_id", label=_("Finding id"))
+    audit = IdFilter(field_name="finding__audit_id", label=_("Audit id"))
+    partnership = IdFilter(field_name="finding__audit__partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=CorrectiveAction.Status.choices, label=_("Status"))
     updated_since = updated_since()
 
@@ -359,14 +356,12 @@ class CorrectiveActionViewSet(
 
 
 class CertificateFilter(django_filters.FilterSet):
-    organization = django_filters.NumberFilter(
-        field_name="organization_id", label=_("Organisation id")
-    )
+    organization = IdFilter(field_name="organization_id", label=_("Organisation id"))
     standard = django_filters.ChoiceFilter(
         choices=Certificate.Standard.choices, label=_("Standard")
     )
     expired = django_filters.BooleanFilter(label=_("Marked expired"))
-    expiring_within_days = IntegerFilter(
+    expiring_within_days = IdFilter(
         method="filter_expiring",
         min_value=0,
         max_value=3650,
@@ -407,9 +402,7 @@ class CertificateViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class KpiFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     month_from = django_filters.DateFilter(field_name="month", lookup_expr="gte")
     month_to = django_filters.DateFilter(field_name="month", lookup_expr="lte")
     updated_since = updated_since()
@@ -539,4 +532,4 @@ class ScorecardViewSet(ScopedViewSetMixin, viewsets.GenericViewSet):
                 for k in card["kpis"]
             ],
         }
-        return Response(ScorecardSerializer(data).data)
+        return Response(self.get_serializer(data).data)

@@ -9,12 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
-from audits.api.serializers import ScopedIdField, ScopedPersonField
 from audits.models import Audit
-from contracts.api.serializers import ScopedPartnershipField
 from contracts.models import DecisionRequest
+from partnership.api.fields import ScopedIdField, ScopedPersonField
 from partnership.api.serializers import PartyContactSerializer
-from partnership.models import TIME_ZONE_CHOICES, Partnership, User
+from partnership.models import TIME_ZONE_CHOICES, Partnership
 from schedules.models import Product, ProductionRun
 
 from ..models import (
@@ -51,54 +50,6 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and timezone.is_naive(parsed):
                 self.fail("naive")
         return super().to_internal_value(value)
-
-
-class ScopedMeetingField(ScopedIdField):
-    model = Meeting
-    default_error_messages = {
-        "does_not_exist": _("No meeting of yours has this id."),
-        "incorrect_type": _("No meeting of yours has this id."),
-    }
-
-
-class ScopedProblemField(ScopedIdField):
-    model = Problem
-    default_error_messages = {
-        "does_not_exist": _("No problem of yours has this id."),
-        "incorrect_type": _("No problem of yours has this id."),
-    }
-
-
-class ScopedProductField(ScopedIdField):
-    model = Product
-    default_error_messages = {
-        "does_not_exist": _("No product of yours has this id."),
-        "incorrect_type": _("No product of yours has this id."),
-    }
-
-
-class ScopedProductionRunField(ScopedIdField):
-    model = ProductionRun
-    default_error_messages = {
-        "does_not_exist": _("No production run of yours has this id."),
-        "incorrect_type": _("No production run of yours has this id."),
-    }
-
-
-class ScopedAuditField(ScopedIdField):
-    model = Audit
-    default_error_messages = {
-        "does_not_exist": _("No audit of yours has this id."),
-        "incorrect_type": _("No audit of yours has this id."),
-    }
-
-
-class ScopedDecisionRequestField(ScopedIdField):
-    model = DecisionRequest
-    default_error_messages = {
-        "does_not_exist": _("No decision request of yours has this id."),
-        "incorrect_type": _("No decision request of yours has this id."),
-    }
 
 
 def same_partnership(data, partnership, *fields):
@@ -154,6 +105,7 @@ class MeetingSerializer(serializers.ModelSerializer):
             "status",
             "uid",
             "sequence",
+            "external_id",
             "created_at",
             "updated_at",
         ]
@@ -184,7 +136,6 @@ class MeetingWriteSerializer(serializers.Serializer):
     description = serializers.CharField(allow_blank=True)
     attendees = ScopedPersonField(
         many=True,
-        queryset=User.objects.all(),
         help_text=_("User ids: members of either side of the partnership."),
     )
 
@@ -193,7 +144,7 @@ class MeetingWriteSerializer(serializers.Serializer):
 class MeetingCreateSerializer(MeetingWriteSerializer):
     """A new meeting or series; the caller organises it."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     kind = serializers.ChoiceField(choices=Meeting.Kind.choices, default=Meeting.Kind.OPERATIONS)
     time_zone = serializers.ChoiceField(
         choices=TIME_ZONE_CHOICES,
@@ -213,7 +164,6 @@ class MeetingCreateSerializer(MeetingWriteSerializer):
     description = serializers.CharField(allow_blank=True, default="")
     attendees = ScopedPersonField(
         many=True,
-        queryset=User.objects.all(),
         default=list,
         help_text=_("User ids: members of either side of the partnership."),
     )
@@ -310,21 +260,20 @@ class SaveMinutesSerializer(serializers.Serializer):
 
 
 class ActionItemSerializer(serializers.ModelSerializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
-    meeting = ScopedMeetingField(
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
+    meeting = ScopedIdField(
         queryset=Meeting.objects.all(),
         required=False,
         allow_null=True,
         help_text=_("A meeting of the same partnership."),
     )
-    problem = ScopedProblemField(
+    problem = ScopedIdField(
         queryset=Problem.objects.all(),
         required=False,
         allow_null=True,
         help_text=_("A problem of the same partnership."),
     )
     owner = ScopedPersonField(
-        queryset=User.objects.all(),
         required=False,
         help_text=_("A member of either side; you when left out."),
     )
@@ -344,10 +293,11 @@ class ActionItemSerializer(serializers.ModelSerializer):
             "due_date",
             "status",
             "created_by",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["status", "created_at", "updated_at"]
+        read_only_fields = ["status", "external_id", "created_at", "updated_at"]
 
     def validate(self, data):
         same_partnership(data, data["partnership"], "meeting", "problem")
@@ -365,21 +315,20 @@ class ActionStatusSerializer(serializers.Serializer):
 class ProblemSerializer(serializers.ModelSerializer):
     """A problem. On create the server numbers it; it opens with status ``open``."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     reference = serializers.SerializerMethodField(help_text=_("P-0001 style reference."))
     owner = ScopedPersonField(
-        queryset=User.objects.all(),
         required=False,
         help_text=_("A member of either side; you when left out."),
     )
     owner_contact = PartyContactSerializer(source="owner", read_only=True)
     raised_by = PartyContactSerializer(read_only=True)
-    product = ScopedProductField(queryset=Product.objects.all(), required=False, allow_null=True)
-    production_run = ScopedProductionRunField(
+    product = ScopedIdField(queryset=Product.objects.all(), required=False, allow_null=True)
+    production_run = ScopedIdField(
         queryset=ProductionRun.objects.all(), required=False, allow_null=True
     )
-    audit = ScopedAuditField(queryset=Audit.objects.all(), required=False, allow_null=True)
-    decision_request = ScopedDecisionRequestField(
+    audit = ScopedIdField(queryset=Audit.objects.all(), required=False, allow_null=True)
+    decision_request = ScopedIdField(
         queryset=DecisionRequest.objects.all(), required=False, allow_null=True
     )
 
@@ -402,10 +351,18 @@ class ProblemSerializer(serializers.ModelSerializer):
             "production_run",
             "audit",
             "decision_request",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["number", "status", "resolution", "created_at", "updated_at"]
+        read_only_fields = [
+            "number",
+            "status",
+            "resolution",
+            "external_id",
+            "created_at",
+            "updated_at",
+        ]
         extra_kwargs = {"severity": {"required": True}}
         # Numbering is the service's business.
         validators = []
@@ -461,9 +418,8 @@ class ProblemStatusSerializer(serializers.Serializer):
 
 
 class GoalSerializer(serializers.ModelSerializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     owner = ScopedPersonField(
-        queryset=User.objects.all(),
         required=False,
         help_text=_("A member of either side; you when left out."),
     )
@@ -488,10 +444,11 @@ class GoalSerializer(serializers.ModelSerializer):
             "due_date",
             "owner",
             "owner_contact",
+            "external_id",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
+        read_only_fields = ["external_id", "created_at", "updated_at"]
 
     def get_progress_pct(self, goal) -> int | None:
         return goal.progress_pct

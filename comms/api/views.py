@@ -21,6 +21,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.filters import IdFilter
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 
 from .. import recurrence, services
@@ -56,6 +58,7 @@ from .serializers import (
     RescheduleOccurrenceSerializer,
     SaveMinutesSerializer,
 )
+from .upserts import ActionItemUpsert, GoalUpsert, MeetingUpsert, ProblemUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -131,16 +134,16 @@ def in_window(queryset, start, end):
 
 class MeetingFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     kind = django_filters.ChoiceFilter(choices=Meeting.Kind.choices, label=_("Kind"))
     status = django_filters.ChoiceFilter(choices=Meeting.Status.choices, label=_("Status"))
     updated_since = updated_since()
 
+    external_id = django_filters.CharFilter(label=_("External id"))
+
     class Meta:
         model = Meeting
-        fields = ["partnership", "kind", "status", "updated_since"]
+        fields = ["partnership", "kind", "status", "updated_since", "external_id"]
 
     def deferred_to_window(self, queryset, name, value):
         return queryset  # ``from`` and ``to`` are applied together in filter_queryset
@@ -234,7 +237,9 @@ ICS_RESPONSES = {
         responses=responses(MeetingSerializer, invalid=True),
     ),
 )
-class MeetingViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSet):
+class MeetingViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, RespondMixin, viewsets.ReadOnlyModelViewSet
+):
     """Meetings of your partnerships: single meetings and recurring series in their own zone."""
 
     queryset = Meeting.objects.all()
@@ -244,6 +249,7 @@ class MeetingViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelVie
     ordering_fields = ["id", "start", "updated_at"]
     ordering = ["start", "id"]
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    upsert = MeetingUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("organiser").prefetch_related("attendees")
@@ -405,21 +411,30 @@ class MeetingViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelVie
 
 
 class ActionItemFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
-    owner = django_filters.NumberFilter(field_name="owner_id", label=_("Owner's user id"))
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner's user id"))
     status = django_filters.ChoiceFilter(choices=ActionItem.Status.choices, label=_("Status"))
-    meeting = django_filters.NumberFilter(field_name="meeting_id", label=_("Meeting id"))
-    problem = django_filters.NumberFilter(field_name="problem_id", label=_("Problem id"))
+    meeting = IdFilter(field_name="meeting_id", label=_("Meeting id"))
+    problem = IdFilter(field_name="problem_id", label=_("Problem id"))
     mine = django_filters.BooleanFilter(
         method="filter_mine", label=_("true: only the actions you own")
     )
     updated_since = updated_since()
 
+    external_id = django_filters.CharFilter(label=_("External id"))
+
     class Meta:
         model = ActionItem
-        fields = ["partnership", "owner", "status", "meeting", "problem", "mine", "updated_since"]
+        fields = [
+            "partnership",
+            "owner",
+            "status",
+            "meeting",
+            "problem",
+            "mine",
+            "updated_since",
+            "external_id",
+        ]
 
     def filter_mine(self, queryset, name, value):
         return queryset.filter(owner=self.request.user) if value else queryset
@@ -440,7 +455,9 @@ class ActionItemFilter(django_filters.FilterSet):
         responses=responses(ActionItemSerializer, invalid=True),
     ),
 )
-class ActionItemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSet):
+class ActionItemViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, RespondMixin, viewsets.ReadOnlyModelViewSet
+):
     """Action items of your partnerships, each with an owner and a due date."""
 
     queryset = ActionItem.objects.all()
@@ -449,7 +466,8 @@ class ActionItemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModel
     search_fields = ["title"]
     ordering_fields = ["id", "due_date", "updated_at"]
     ordering = ["id"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    upsert = ActionItemUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("owner", "created_by")
@@ -475,17 +493,17 @@ class ActionItemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModel
 
 
 class ProblemFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Problem.Status.choices, label=_("Status"))
     severity = django_filters.ChoiceFilter(choices=Problem.Severity.choices, label=_("Severity"))
     q = django_filters.CharFilter(method="filter_q", label=_("Words in the title or description"))
     updated_since = updated_since()
 
+    external_id = django_filters.CharFilter(label=_("External id"))
+
     class Meta:
         model = Problem
-        fields = ["partnership", "status", "severity", "q", "updated_since"]
+        fields = ["partnership", "status", "severity", "q", "updated_since", "external_id"]
 
     def filter_q(self, queryset, name, value):
         value = value.strip()
@@ -506,7 +524,9 @@ class ProblemFilter(django_filters.FilterSet):
         responses=responses(ProblemSerializer, code=201, invalid=True),
     ),
 )
-class ProblemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSet):
+class ProblemViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, RespondMixin, viewsets.ReadOnlyModelViewSet
+):
     """The open problem log of your partnerships. Nothing is deleted: problems are closed with a
     resolution."""
 
@@ -516,7 +536,8 @@ class ProblemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelVie
     search_fields = ["title", "description"]
     ordering_fields = ["id", "number", "created_at", "updated_at"]
     ordering = ["id"]
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "post", "put", "head", "options"]
+    upsert = ProblemUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("owner", "raised_by")
@@ -576,16 +597,16 @@ class ProblemViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelVie
 
 
 class GoalFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     horizon = django_filters.ChoiceFilter(choices=Goal.Horizon.choices, label=_("Horizon"))
-    owner = django_filters.NumberFilter(field_name="owner_id", label=_("Owner's user id"))
+    owner = IdFilter(field_name="owner_id", label=_("Owner's user id"))
     updated_since = updated_since()
+
+    external_id = django_filters.CharFilter(label=_("External id"))
 
     class Meta:
         model = Goal
-        fields = ["partnership", "horizon", "owner", "updated_since"]
+        fields = ["partnership", "horizon", "owner", "updated_since", "external_id"]
 
 
 @extend_schema_view(
@@ -601,7 +622,9 @@ class GoalFilter(django_filters.FilterSet):
         responses=responses(GoalSerializer, invalid=True),
     ),
 )
-class GoalViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSet):
+class GoalViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, RespondMixin, viewsets.ReadOnlyModelViewSet
+):
     """Short- and long-term goals the partners share, with their measured progress."""
 
     queryset = Goal.objects.all()
@@ -610,7 +633,8 @@ class GoalViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyModelViewSe
     search_fields = ["title", "metric"]
     ordering_fields = ["id", "due_date", "updated_at"]
     ordering = ["id"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+    upsert = GoalUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("owner")

@@ -2,6 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from partnership.api.fields import ScopedIdField
 from partnership.api.serializers import PartyContactSerializer
 from partnership.models import Partnership
 
@@ -152,27 +153,10 @@ class RoutingSerializer(serializers.Serializer):
         }
 
 
-class ScopedPartnershipField(serializers.PrimaryKeyRelatedField):
-    """A partnership id, resolved only among the requesting user's partnerships.
-
-    Unknown and foreign ids get the same message, so the field cannot be used to probe.
-    """
-
-    default_error_messages = {
-        "does_not_exist": _("No partnership of yours has this id."),
-        "incorrect_type": _("No partnership of yours has this id."),
-    }
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        user = getattr(request, "user", None)
-        return Partnership.objects.for_user(user)
-
-
 class DecisionRequestSerializer(serializers.ModelSerializer):
     """A decision request. On create, everything routing decides is filled in by the server."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     reference = serializers.CharField(read_only=True, help_text=_("DR-0001 style reference."))
     rule_clause = serializers.CharField(
         source="rule.clause_ref",

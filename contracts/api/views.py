@@ -12,6 +12,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
+from partnership.api.filters import IdFilter
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
 
 from .. import services
@@ -29,6 +31,7 @@ from .serializers import (
     RoutingSerializer,
     WithdrawSerializer,
 )
+from .upserts import DecisionRequestUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -64,9 +67,7 @@ class PDFRenderer(BaseRenderer):
 
 class ContractFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices, label=_("Status"))
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
@@ -132,10 +133,11 @@ class ContractViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
     @extend_schema(
         summary="Dry run: where would a case with these facts be routed?",
+        description=_("Stores nothing, so an API key with the read scope may call it."),
         request=FactsSerializer,
         responses=responses(RoutingSerializer, invalid=True),
     )
-    @action(detail=True, methods=["post"], filter_backends=[])
+    @action(detail=True, methods=["post"], filter_backends=[], changes_nothing=True)
     def route(self, request, pk=None):
         contract = self.get_object()
         facts = FactsSerializer(data=request.data)
@@ -152,9 +154,7 @@ class ContractViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 class DecisionRequestApiFilter(DecisionRequestFilter):
     """The decision list's filters, plus what an ERP sync needs."""
 
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     open = django_filters.BooleanFilter(
         method="filter_open", label=_("true: only open requests; false: only closed ones")
     )
@@ -185,7 +185,10 @@ class DecisionRequestApiFilter(DecisionRequestFilter):
     ),
 )
 class DecisionRequestViewSet(
-    ScopedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet
+    ScopedViewSetMixin,
+    ExternalIdUpsertMixin,
+    mixins.CreateModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Decision requests the EMS raised in your partnerships, routed by the active contract."""
 
@@ -194,6 +197,7 @@ class DecisionRequestViewSet(
     filterset_class = DecisionRequestApiFilter
     search_fields = ["title", "description", "external_id"]
     ordering_fields = ["id", "number", "created_at", "updated_at", "due_at"]
+    upsert = DecisionRequestUpsert()
     # No default ``ordering``: it would override the filterset's ``sort``. See scope_queryset.
 
     def scope_queryset(self, qs):

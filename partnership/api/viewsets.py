@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from integrations.idempotency import SafeWriteMixin
 
 from .errors import ErrorSerializer
+from .field_selection import FieldSelectionMixin
 
 ERROR_RESPONSES = {
     401: OpenApiResponse(ErrorSerializer, description="Not authenticated."),
@@ -15,22 +16,26 @@ ERROR_RESPONSES = {
 }
 
 
-class ScopedViewSetMixin(SafeWriteMixin):
+class ScopedViewSetMixin(FieldSelectionMixin, SafeWriteMixin):
     """``get_queryset`` starts from ``Model.objects.for_user(request.user)``.
 
     Subclasses set ``queryset`` (for the model and schema) and may override
     ``scope_queryset`` to add ``select_related``/annotations.
 
+    Lists and retrieves answer only the fields of ``?fields=a,b`` (``FieldSelectionMixin``).
     Every subclass also honours ``Idempotency-Key`` on POST/PUT/PATCH, answers an ``ETag`` on
     reads, ``If-None-Match`` → 304 and ``If-Match`` → 412 (see ``SafeWriteMixin``).
     """
 
     lookup_value_regex = r"\d+"
+    #: Set per action (``@action(…, changes_nothing=True)``) on POSTs that store nothing: an
+    #: API key then needs only the read scope (``integrations.permissions``).
+    changes_nothing = False
 
     def get_queryset(self):
         model = self.queryset.model
         qs = model.objects.for_user(self.request.user)
-        return self.scope_queryset(qs)
+        return self.without_unselected_prefetches(self.scope_queryset(qs))
 
     def scope_queryset(self, qs):
         return qs

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
-from contracts.api.serializers import ScopedPartnershipField
+from partnership.api.fields import ScopedIdField
 from partnership.api.serializers import PartyContactSerializer
 from partnership.models import Partnership
 
@@ -47,19 +47,6 @@ MAX_BULK_ROWS = 20_000
 DUPLICATE_EXTERNAL_ID = _("Another object of this partnership already has this external id.")
 DUPLICATE_REVISION = _("Another product of this partnership has this part number and revision.")
 NOT_IN_PARTNERSHIP = _("Choose a product of this partnership.")  # save_run's message
-
-
-class ScopedProductField(serializers.PrimaryKeyRelatedField):
-    """A product id, resolved only among the requesting user's products (no probing)."""
-
-    default_error_messages = {
-        "does_not_exist": _("No product of yours has this id."),
-        "incorrect_type": _("No product of yours has this id."),
-    }
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        return Product.objects.for_user(getattr(request, "user", None))
 
 
 # --- Products and readiness ------------------------------------------------------------------
@@ -98,7 +85,7 @@ class ProductSerializer(serializers.ModelSerializer):
     """A product (assembly); only the OEM creates and changes products. New products get the
     full NPI readiness checklist."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     launch_ready = serializers.SerializerMethodField(
         help_text=_("True when every required readiness item is approved.")
     )
@@ -184,8 +171,8 @@ class ProductionRunSerializer(serializers.ModelSerializer):
     """A production run: ordered and changed by the OEM; its status moves through the actions
     (confirm, propose-dates, answer-dates)."""
 
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
-    product = ScopedProductField(queryset=Product.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
+    product = ScopedIdField(queryset=Product.objects.all())
     product_part_number = serializers.CharField(source="product.part_number", read_only=True)
     product_external_id = serializers.CharField(
         source="product.external_id", read_only=True, allow_null=True
@@ -498,29 +485,13 @@ def _decimal(value):
 
 
 class ProductBulkUpsertSerializer(serializers.Serializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     items = ProductItemsField(help_text=_("Products keyed by external_id, up to 20,000."))
 
 
 class RunBulkUpsertSerializer(serializers.Serializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     items = RunItemsField(help_text=_("Production runs keyed by external_id, up to 20,000."))
-
-
-class UpsertResultItemSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text=_("Position of the item in the request."))
-    external_id = serializers.CharField()
-    id = serializers.IntegerField()
-    result = serializers.ChoiceField(
-        choices=[("created", "created"), ("updated", "updated"), ("unchanged", "unchanged")]
-    )
-
-
-class UpsertResultSerializer(serializers.Serializer):
-    created = serializers.IntegerField()
-    updated = serializers.IntegerField()
-    unchanged = serializers.IntegerField()
-    items = UpsertResultItemSerializer(many=True)
 
 
 class BulkConflict(exceptions.APIException):
@@ -899,7 +870,7 @@ class CapacityPlanSerializer(serializers.ModelSerializer):
 
 
 class PublishCapacitySerializer(serializers.Serializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     rows = CapacityRowsField(
         help_text=_("Weekly capacity, upserted by (week, line); all rows or none.")
     )
@@ -911,7 +882,7 @@ class PublishedCapacitySerializer(serializers.Serializer):
 
 
 class LoadQuerySerializer(serializers.Serializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     weeks = serializers.IntegerField(min_value=1, max_value=104, default=services.WEEKS_AHEAD)
     start = serializers.DateField(
         required=False, help_text=_("First week (its Monday is taken); default this week.")
@@ -935,7 +906,7 @@ class WeekLoadSerializer(serializers.Serializer):
 
 
 class PublishDemandSerializer(serializers.Serializer):
-    partnership = ScopedPartnershipField(queryset=Partnership.objects.all())
+    partnership = ScopedIdField(queryset=Partnership.objects.all())
     rows = DemandRowsField(
         help_text=_("Every weekly line of the new version; lines left out count as zero.")
     )
@@ -1084,7 +1055,7 @@ class CapacityAlertSerializer(serializers.ModelSerializer):
 class LongLeadItemSerializer(serializers.ModelSerializer):
     """A component the EMS buys ahead for a product; written by the EMS."""
 
-    product = ScopedProductField(queryset=Product.objects.all())
+    product = ScopedIdField(queryset=Product.objects.all())
     cost_per_assembly = serializers.DecimalField(max_digits=22, decimal_places=7, read_only=True)
 
     class Meta:

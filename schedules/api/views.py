@@ -17,6 +17,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
+from partnership.api.filters import IdFilter
+from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, documented_read_only
 from partnership.models import Partnership
 
@@ -48,7 +50,6 @@ from .serializers import (
     LoadQuerySerializer,
     LongLeadItemSerializer,
     PriorityRequestSerializer,
-    ProductBulkUpsertSerializer,
     ProductionRunSerializer,
     ProductSerializer,
     ProposeDatesSerializer,
@@ -56,13 +57,10 @@ from .serializers import (
     PublishDemandSerializer,
     PublishedCapacitySerializer,
     RequestPrioritySerializer,
-    RunBulkUpsertSerializer,
     RunChangeSerializer,
-    UpsertResultSerializer,
     WeekLoadSerializer,
-    upsert_products,
-    upsert_runs,
 )
+from .upserts import ProductUpsert, RunUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -173,9 +171,7 @@ def body(serializer_class, view, data):
 
 class PartnershipIdFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
@@ -225,7 +221,9 @@ def readiness_prefetch():
         responses=responses(ProductSerializer, invalid=True),
     ),
 )
-class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+class ProductViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet
+):
     """Products (assemblies) of your partnerships with their NPI readiness."""
 
     queryset = Product.objects.all()
@@ -234,6 +232,8 @@ class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyMod
     search_fields = ["part_number", "name", "external_id"]
     ordering_fields = ["id", "part_number", "updated_at"]
     ordering = ["id"]
+    field_relations = {"launch_ready": ("readiness",), "blockers": ("readiness",)}
+    upsert = ProductUpsert()
 
     def scope_queryset(self, qs):
         return qs.prefetch_related(readiness_prefetch())
@@ -249,37 +249,12 @@ class ProductViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyMod
         services.release_for_launch(by=request.user, product=product)
         return self.respond_with(product)
 
-    @extend_schema(
-        summary="Create or update products by external_id, all or nothing (OEM)",
-        description=ALL_OR_NOTHING
-        + " "
-        + _(
-            "Existing products change only in the fields sent; new ones need part_number and "
-            "name, and get the full readiness checklist. Unchanged rows are not touched, so "
-            "their updated_at stays put and a retry is harmless."
-        ),
-        request=ProductBulkUpsertSerializer,
-        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
-    )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="bulk-upsert",
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def bulk_upsert(self, request):
-        data = body(ProductBulkUpsertSerializer, self, request.data)
-        return Response(
-            upsert_products(by=request.user, partnership=data["partnership"], items=data["items"])
-        )
-
 
 # --- Production runs ------------------------------------------------------------------------
 
 
 class ProductionRunFilter(PartnershipIdFilter):
-    product = django_filters.NumberFilter(field_name="product_id", label=_("Product id"))
+    product = IdFilter(field_name="product_id", label=_("Product id"))
     product_external_id = django_filters.CharFilter(
         field_name="product__external_id", label=_("External id of the product")
     )
@@ -321,7 +296,9 @@ class ProductionRunFilter(PartnershipIdFilter):
         responses=responses(ProductionRunSerializer, invalid=True),
     ),
 )
-class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet):
+class ProductionRunViewSet(
+    ScopedViewSetMixin, ExternalIdUpsertMixin, ServiceWriteMixin, viewsets.ReadOnlyModelViewSet
+):
     """Production runs of your partnerships: ordered by the OEM, confirmed by the EMS."""
 
     queryset = ProductionRun.objects.all()
@@ -330,6 +307,7 @@ class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadO
     search_fields = ["external_id", "product__part_number", "product__name"]
     ordering_fields = ["id", "planned_launch", "due_date", "priority", "updated_at"]
     ordering = ["id"]
+    upsert = RunUpsert()
 
     def scope_queryset(self, qs):
         return qs.select_related("product", "confirmed_by")
@@ -384,38 +362,10 @@ class ProductionRunViewSet(ScopedViewSetMixin, ServiceWriteMixin, viewsets.ReadO
             PriorityRequestSerializer(priority_request).data, status=status.HTTP_201_CREATED
         )
 
-    @extend_schema(
-        summary="Create or update runs by external_id, all or nothing (OEM)",
-        description=ALL_OR_NOTHING
-        + " "
-        + _(
-            "Each item names its product by `product` (id) or `product_external_id`, among the "
-            "partnership's products. Existing runs change only in the fields sent; a confirmed run "
-            "whose dates or quantity change beyond the contract's flex terms goes back to "
-            "planned (see run-changes). Unchanged rows are not touched."
-        ),
-        request=RunBulkUpsertSerializer,
-        responses=responses(UpsertResultSerializer, rows=True, conflict=True),
-    )
-    @action(
-        detail=False,
-        methods=["post"],
-        url_path="bulk-upsert",
-        filter_backends=[],
-        pagination_class=None,
-    )
-    def bulk_upsert(self, request):
-        data = body(RunBulkUpsertSerializer, self, request.data)
-        return Response(
-            upsert_runs(by=request.user, partnership=data["partnership"], items=data["items"])
-        )
-
 
 class PriorityRequestFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="run__partnership_id", label=_("Partnership id")
-    )
-    run = django_filters.NumberFilter(field_name="run_id", label=_("Run id"))
+    partnership = IdFilter(field_name="run__partnership_id", label=_("Partnership id"))
+    run = IdFilter(field_name="run_id", label=_("Run id"))
     status = django_filters.ChoiceFilter(choices=PriorityRequest.Status.choices)
     requested_since = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
 
@@ -519,9 +469,7 @@ class CapacityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class DemandPublicationFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="partnership_id", label=_("Partnership id")
-    )
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     published_since = django_filters.IsoDateTimeFilter(
         field_name="published_at", lookup_expr="gte", label=_("Published at or after")
     )
@@ -696,10 +644,8 @@ class CapacityAlertViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyMo
 
 
 class LongLeadItemFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="product__partnership_id", label=_("Partnership id")
-    )
-    product = django_filters.NumberFilter(field_name="product_id", label=_("Product id"))
+    partnership = IdFilter(field_name="product__partnership_id", label=_("Partnership id"))
+    product = IdFilter(field_name="product_id", label=_("Product id"))
     external_id = django_filters.CharFilter(label=_("External id"))
     updated_since = django_filters.IsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
@@ -749,10 +695,8 @@ class LongLeadItemViewSet(
 
 
 class RunChangeFilter(django_filters.FilterSet):
-    partnership = django_filters.NumberFilter(
-        field_name="run__partnership_id", label=_("Partnership id")
-    )
-    run = django_filters.NumberFilter(field_name="run_id", label=_("Production run id"))
+    partnership = IdFilter(field_name="run__partnership_id", label=_("Partnership id"))
+    run = IdFilter(field_name="run_id", label=_("Production run id"))
     verdict = django_filters.MultipleChoiceFilter(choices=RunChange.Verdict.choices)
     unacknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", label=_("Not yet acknowledged")

@@ -195,6 +195,37 @@ def test_scopes_limit_a_key_to_its_domains_and_access(world, client, active_cont
     assert not DecisionRequest.objects.exists()
 
 
+def test_a_read_scope_key_may_dry_run_routing_but_not_write(world, client, active_contract):
+    """``route`` POSTs facts but stores nothing: ``contracts:read`` is enough for it."""
+    _key, plaintext = issue(world, scopes=["contracts:read"])
+    api = bearer(client, plaintext)
+    events = list(DecisionRequest.objects.values_list("pk", flat=True))
+    response = api.post(
+        f"/api/v1/contracts/{active_contract.pk}/route/",
+        {"category": "component_substitution", "outside_avl": True},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["mode"] in {"ems_decides", "consult_oem", "oem_approval"}
+    assert list(DecisionRequest.objects.values_list("pk", flat=True)) == events
+    # Bad facts are still a field error, and other POSTs still need the write scope.
+    bad = api.post(
+        f"/api/v1/contracts/{active_contract.pk}/route/",
+        {"category": "nonsense"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 400 and "category" in bad.json()["errors"]
+    assert raise_request(api, world.ours).status_code == 403
+    # A key without any contracts scope may not call it at all.
+    _key, schedules_only = issue(world, scopes=["schedules:read"])
+    response = bearer(client, schedules_only).post(
+        f"/api/v1/contracts/{active_contract.pk}/route/",
+        {"category": "component_substitution"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+
+
 def test_a_write_key_acts_as_its_service_user(world, client, active_contract):
     key, plaintext = issue(world, scopes=["*:write"])
     response = raise_request(bearer(client, plaintext), world.ours)
