@@ -36,7 +36,7 @@ TRACKED = [
     Tracked("schedules.CapacityPlan", "capacity"),
     Tracked("schedules.DemandPublication", "demand-publications"),
     Tracked("schedules.CapacityAlert", "capacity-alerts"),
-    Tracked("schedules.LongLeadItem", "long-lead-items", partnership="product__partnership_id"),
+    Tracked("schedules.LongLeadItem", "long-lead-items"),
     Tracked("contracts.DecisionRequest", "decision-requests"),
     Tracked("audits.Audit", "audits"),
     Tracked("audits.Finding", "findings", partnership="audit__partnership_id"),

@@ -453,10 +453,6 @@ class CapacityAlert(models.Model):
         return f"{self.week:%G-W%V} {self.get_kind_display()} ({self.get_severity_display()})"
 
 
-class ProductScopedQuerySet(ScopedQuerySet):
-    partnership_lookup = "product__partnership"
-
-
 class LongLeadItem(models.Model):
     """A component with a long lead time that the EMS buys ahead for a product.
 
@@ -465,6 +461,11 @@ class LongLeadItem(models.Model):
     hits material already bought (the excess-and-obsolete exposure of the agreement)."""
 
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="long_lead_items")
+    # The product's partnership, copied on save: external ids are unique per partnership, and a
+    # constraint cannot reach through the product.
+    partnership = models.ForeignKey(
+        Partnership, on_delete=models.CASCADE, related_name="+", editable=False
+    )
     component = models.CharField(_("component (MPN)"), max_length=100)
     description = models.CharField(_("description"), max_length=200, blank=True)
     lead_time_weeks = models.PositiveSmallIntegerField(
@@ -484,7 +485,7 @@ class LongLeadItem(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
     history = HistoricalRecords()
 
-    objects = ProductScopedQuerySet.as_manager()
+    objects = ScopedQuerySet.as_manager()
 
     class Meta:
         ordering = ["product", "-lead_time_weeks", "component"]
@@ -492,12 +493,27 @@ class LongLeadItem(models.Model):
         verbose_name_plural = _("long-lead items")
         constraints = [
             models.UniqueConstraint(
-                fields=["product", "component"], name="long_lead_component_unique"
-            )
+                fields=["product", "component"],
+                name="long_lead_component_unique",
+                violation_error_message=_("This component is already listed for the product."),
+            ),
+            models.UniqueConstraint(
+                fields=["partnership", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="long_lead_external_id_unique",
+                violation_error_message=_(
+                    "Another long-lead item of this partnership has this external id."
+                ),
+            ),
         ]
 
     def __str__(self):
         return f"{self.component} ({self.lead_time_weeks} wk)"
+
+    def save(self, *args, **kwargs):
+        if self.product_id and not self.partnership_id:
+            self.partnership_id = self.product.partnership_id
+        super().save(*args, **kwargs)
 
     @property
     def cost_per_assembly(self) -> Decimal:

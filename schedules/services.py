@@ -707,7 +707,7 @@ def flex_terms(partnership: Partnership) -> FlexTerms:
 def long_lead_costs(partnership: Partnership) -> dict[int, list[tuple[int, Decimal]]]:
     """Per product: (lead time in weeks, cost per assembly) of each long-lead component."""
     costs = defaultdict(list)
-    rows = LongLeadItem.objects.filter(product__partnership=partnership).values_list(
+    rows = LongLeadItem.objects.filter(partnership=partnership).values_list(
         "product_id", "lead_time_weeks", "quantity_per_assembly", "unit_price"
     )
     for product_id, lead, qty, price in rows:
@@ -721,7 +721,7 @@ def save_long_lead_item(
 ) -> LongLeadItem:
     """The EMS keeps the list of long-lead material it buys ahead for a product."""
     _require_side(by, product.partnership, "ems")
-    item = item or LongLeadItem(product=product)
+    item = item or LongLeadItem(product=product, partnership_id=product.partnership_id)
     if item.product_id != product.pk:
         raise PermissionDenied
     for name, value in fields.items():

@@ -158,7 +158,10 @@ class ProductDetailView(ScheduleMixin, TemplateView):
                 _("Released for launch."),
             )
         elif what == "long-lead":
-            form = LongLeadItemForm(request.POST, instance=LongLeadItem(product=product))
+            form = LongLeadItemForm(
+                request.POST,
+                instance=LongLeadItem(product=product, partnership_id=product.partnership_id),
+            )
             if form.is_valid():
                 try:
                     services.save_long_lead_item(

@@ -5,10 +5,15 @@ set-based path of ``serializers.upsert_products``/``upsert_runs`` (the same rule
 statements for 20,000 rows); the single PUT is that path with one row.
 """
 
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
 from partnership.api.upsert import UpsertSpec
 
-from ..models import Product, ProductionRun
+from .. import services
+from ..models import LongLeadItem, Product, ProductionRun
 from .serializers import (
+    LongLeadItemSerializer,
     ProductBulkUpsertSerializer,
     ProductUpsertItemSerializer,
     RunBulkUpsertSerializer,
@@ -50,3 +55,29 @@ class RunUpsert(UpsertSpec):
 
     def upsert(self, *, by, partnership, items, context):
         return upsert_runs(by=by, partnership=partnership, items=items)
+
+
+class LongLeadItemUpsert(UpsertSpec):
+    """Long-lead components from the EMS's ERP, row by row through ``save_long_lead_item``."""
+
+    model = LongLeadItem
+    item_serializer_class = LongLeadItemSerializer
+    description = _("New items need product, component, lead_time_weeks and unit_price (EMS).")
+
+    def authorize(self, *, by, partnership):
+        services._require_side(by, partnership, "ems")
+
+    def check(self, *, partnership, data):
+        product = data.get("product")
+        if product is not None and product.partnership_id != partnership.pk:
+            raise ValidationError({"product": _("Choose a product of this partnership.")})
+
+    def create(self, *, by, partnership, external_id, data):
+        return services.save_long_lead_item(
+            by=by, product=data.pop("product"), external_id=external_id, **data
+        )
+
+    def update(self, *, by, obj, data):
+        if "product" in data:
+            raise ValidationError({"product": _("A long-lead item stays with its product.")})
+        return services.save_long_lead_item(by=by, product=obj.product, item=obj, **data)

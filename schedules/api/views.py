@@ -60,7 +60,7 @@ from .serializers import (
     RunChangeSerializer,
     WeekLoadSerializer,
 )
-from .upserts import ProductUpsert, RunUpsert
+from .upserts import LongLeadItemUpsert, ProductUpsert, RunUpsert
 
 INVALID = {
     400: OpenApiResponse(
@@ -644,7 +644,7 @@ class CapacityAlertViewSet(ScopedViewSetMixin, RespondMixin, viewsets.ReadOnlyMo
 
 
 class LongLeadItemFilter(django_filters.FilterSet):
-    partnership = IdFilter(field_name="product__partnership_id", label=_("Partnership id"))
+    partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     product = IdFilter(field_name="product_id", label=_("Product id"))
     external_id = django_filters.CharFilter(label=_("External id"))
     updated_since = django_filters.IsoDateTimeFilter(
@@ -674,7 +674,11 @@ class LongLeadItemFilter(django_filters.FilterSet):
     destroy=extend_schema(summary="Remove a long-lead component (EMS)"),
 )
 class LongLeadItemViewSet(
-    ScopedViewSetMixin, ServiceWriteMixin, mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet
+    ScopedViewSetMixin,
+    ExternalIdUpsertMixin,
+    ServiceWriteMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
 ):
     """Components the EMS buys ahead for a product. A forecast cut or a smaller run inside a
     component's lead time leaves that material with the EMS: demand changes and run changes
@@ -682,6 +686,7 @@ class LongLeadItemViewSet(
 
     queryset = LongLeadItem.objects.all()
     serializer_class = LongLeadItemSerializer
+    upsert = LongLeadItemUpsert()
     filterset_class = LongLeadItemFilter
     search_fields = ["component", "description", "external_id"]
     ordering_fields = ["id", "lead_time_weeks", "updated_at"]

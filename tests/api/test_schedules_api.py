@@ -1233,3 +1233,58 @@ def test_long_lead_items_through_the_api(world, client, product, foreign_product
     from integrations.models import Tombstone
 
     assert Tombstone.objects.filter(object_type="long-lead-items", object_id=item["id"]).exists()
+
+
+def test_long_lead_items_upsert_by_external_id(world, client, product, foreign_product):
+    from schedules.models import LongLeadItem
+
+    api(client, world.account_manager)
+    url = "/api/v1/long-lead-items/by-external-id/EMS-LL-7/"
+    body = {
+        "partnership": world.ours.pk,
+        "product": product.pk,
+        "component": "MCU STM32H7",
+        "lead_time_weeks": 20,
+        "unit_price": "9.80",
+    }
+    response = client.put(url, body, content_type="application/json")
+    assert response.status_code == 201, response.content
+    response = client.put(
+        url, {"partnership": world.ours.pk, "unit_price": "10.10"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["unit_price"].startswith("10.1")
+    rows = [
+        {"external_id": "EMS-LL-7", "lead_time_weeks": 22},
+        {"external_id": "EMS-LL-8", "product": product.pk, "component": "DDR4", "unit_price": "3"},
+    ]
+    response = post(
+        client,
+        "/api/v1/long-lead-items/bulk-upsert/",
+        {"partnership": world.ours.pk, "items": rows},
+    )
+    assert response.status_code == 400  # the new row lacks its lead time: nothing written
+    assert set(response.json()["errors"]["items"]) == {"1"}
+    assert LongLeadItem.objects.get(external_id="EMS-LL-7").lead_time_weeks == 20
+    rows[1]["lead_time_weeks"] = 8
+    response = post(
+        client,
+        "/api/v1/long-lead-items/bulk-upsert/",
+        {"partnership": world.ours.pk, "items": rows},
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["created"], response.json()["updated"]) == (1, 1)
+    # A product of another partnership, another partnership, and the OEM: refused, unchanged.
+    bad = [{"external_id": "EMS-LL-9", **{**body, "product": foreign_product.pk}}]
+    bad[0].pop("partnership")
+    response = post(
+        client, "/api/v1/long-lead-items/bulk-upsert/", {"partnership": world.ours.pk, "items": bad}
+    )
+    assert response.status_code == 400
+    response = client.put(
+        url, {**body, "partnership": world.theirs.pk}, content_type="application/json"
+    )
+    assert response.status_code == 400 and set(response.json()["errors"]) == {"partnership"}
+    api(client, world.buyer)
+    response = client.put(url, body, content_type="application/json")
+    assert response.status_code == 403
+    assert LongLeadItem.objects.count() == 2
