@@ -367,9 +367,9 @@ def submit_action(*, by, action: CorrectiveAction) -> CorrectiveAction:
         raise ValidationError(_("This action was already submitted."))
     action.status = CorrectiveAction.Status.SUBMITTED
     action.save()
-    Finding.objects.filter(pk=action.finding_id).update(
-        status=Finding.Status.ACTION_SUBMITTED, updated_at=timezone.now()
-    )
+    finding = action.finding
+    finding.status = Finding.Status.ACTION_SUBMITTED
+    finding.save(update_fields=["status", "updated_at"])  # through save(): the audit trail
     notify(
         members(action.finding.audit.partnership, "oem", [Role.QUALITY, Role.BUYER]),
         partnership=action.finding.audit.partnership,

@@ -243,7 +243,6 @@ class RunDetailView(ScheduleMixin, TemplateView):
             run=run,
             requests=run.priority_requests.select_related("requested_by", "answered_by"),
             pending=run.priority_requests.filter(status=PriorityRequest.Status.PENDING).first(),
-            history=run.history.select_related("history_user").order_by("-history_date")[:30],
             propose_form=ProposeDatesForm(
                 initial={"launch": run.planned_launch, "due": run.due_date}
             ),
