@@ -479,3 +479,32 @@ def test_capacity_uploads_record_who_changed_which_week(world, client):
         str(world.account_manager),
     )
     assert history_url(world.ours, "capacity", plan.pk) in client.get(url).content.decode()
+
+
+def test_the_admin_shows_history_but_never_reverts_it(world, client):
+    from partnership.models import User
+
+    admin = User.objects.create_superuser(email="root@portal.example", password="x")
+    client.force_login(world.ems_admin)
+    client.post(
+        reverse("partnership_edit", args=[world.ours.pk]),
+        {"status": "suspended", "description": "Boards"},
+    )
+    world.ours.refresh_from_db()
+    assert world.ours.status == "suspended"
+    first = world.ours.history.order_by("history_date").first()
+    client.force_login(admin)
+    listing = client.get(reverse("admin:partnership_partnership_history", args=[world.ours.pk]))
+    assert listing.status_code == 200
+    version = reverse(
+        "admin:partnership_partnership_simple_history", args=[world.ours.pk, first.history_id]
+    )
+    page = client.get(version)
+    assert page.status_code == 200 and "Revert" not in page.content.decode()
+    response = client.post(
+        version,
+        {"oem": world.oem.pk, "ems": world.ems.pk, "status": "ended", "description": "rewritten"},
+    )
+    assert response.status_code == 403
+    world.ours.refresh_from_db()
+    assert world.ours.status == "suspended" and world.ours.description == "Boards"
