@@ -36,8 +36,10 @@ from .models import Membership
 #: Never shown, whatever the model: credentials and their hashes.
 SECRET_FIELDS = {"password", "key_hash", "token", "token_hash", "secret", "api_key"}
 SECRET_SUFFIXES = ("_hash", "password", "secret", "_token")
-#: Bookkeeping that changes on most saves and means nothing to a reader.
+#: Bookkeeping that changes on most saves and means nothing to a reader (and the partnership
+#: itself, which every row of a partnership's trail shares).
 NOISE_FIELDS = {
+    "partnership",
     "created_at",
     "updated_at",
     "last_reminded_at",
@@ -111,7 +113,7 @@ def _week(record):
 
 
 KINDS_LIST = [
-    Kind("partnership", "partnership.Partnership", "id", lambda r: r.get_status_display()),
+    Kind("partnership", "partnership.Partnership", "id"),
     Kind(
         "contract",
         "contracts.Contract",

@@ -9,6 +9,7 @@ unknown object answers 404 as well.
 import csv
 import datetime as dt
 import io
+import re
 
 from django import forms
 from django.contrib.auth.decorators import login_required
@@ -26,6 +27,7 @@ from . import history
 from .models import User
 from .scoping import PartnershipScopedMixin, scoped_partnership
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?")
 PAGE_SIZE = 50
 EXPORT_CHUNK = 500
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -184,13 +186,15 @@ class AuditTrailView(PartnershipScopedMixin, TemplateView):
 def _cell(value):
     """Text as written, but never a spreadsheet formula (CSV/formula injection)."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def export_lines(rows):
     """One line per changed field (a creation or deletion without fields: one line)."""
     for row in rows:
-        when = timezone.localtime(row.when).replace(tzinfo=None, microsecond=0)
+        when = timezone.localtime(row.when).replace(microsecond=0)  # the reader's zone
         base = [
             when,
             row.who,
@@ -212,7 +216,7 @@ def export_response(rows_iter, fmt, filename) -> HttpResponse:
         writer = csv.writer(out)
         writer.writerow(EXPORT_HEADER)
         for line in export_lines(rows_iter):
-            writer.writerow([line[0].isoformat(sep=" "), *map(_cell, line[1:])])
+            writer.writerow([line[0].isoformat(sep=" "), *map(_cell, line[1:])])  # with offset
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     elif fmt == "xlsx":
         from openpyxl import Workbook
@@ -221,7 +225,8 @@ def export_response(rows_iter, fmt, filename) -> HttpResponse:
         sheet = book.create_sheet(_("History"))
         sheet.append(EXPORT_HEADER)
         for line in export_lines(rows_iter):
-            sheet.append([line[0], *(_cell(v) for v in line[1:5]), line[5], *map(_cell, line[6:])])
+            when = line[0].replace(tzinfo=None)  # Excel has no time zones: local time
+            sheet.append([when, *(_cell(v) for v in line[1:5]), line[5], *map(_cell, line[6:])])
         out = io.BytesIO()
         book.save(out)
         response = HttpResponse(

@@ -16,6 +16,7 @@ from comms import services as comms
 from contracts import services as contracts
 from contracts.models import DecisionRule
 from partnership.history import is_hidden, kinds
+from partnership.history_views import _cell
 from schedules import services as schedules
 from schedules.models import CapacityPlan
 from schedules.services import monday
@@ -148,6 +149,11 @@ def test_exports_never_contain_a_spreadsheet_formula(world, client):
         for c in row
     ]
     assert "'=1+2" in cells and not any(isinstance(c, str) and c.startswith("=") for c in cells)
+    assert (_cell("-5.50"), _cell("-2+3"), _cell("+48 22 1234")) == (
+        "-5.50",
+        "'-2+3",
+        "'+48 22 1234",
+    )
 
 
 def build_everything(world):
