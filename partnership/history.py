@@ -39,6 +39,7 @@ SECRET_SUFFIXES = ("_hash", "password", "secret", "_token")
 #: Bookkeeping that changes on most saves and means nothing to a reader (and the partnership
 #: itself, which every row of a partnership's trail shares).
 NOISE_FIELDS = {
+    "id",
     "partnership",
     "created_at",
     "updated_at",
@@ -75,6 +76,9 @@ class Kind:
     title: Callable = None  # historical row → short name, from the row's own columns only
     #: kinds whose changes belong on this object's page: child kind key → its FK to us
     children: tuple = ()
+    #: FKs the title reads, joined in the same query (each one is on the scope's path or
+    #: protected, so the join drops no row)
+    select: tuple = ()
 
     @cached_property
     def model(self):
@@ -146,7 +150,8 @@ KINDS_LIST = [
         "readiness-item",
         "schedules.ReadinessItem",
         "product__partnership",
-        lambda r: r.get_kind_display(),
+        lambda r: f"{r.product.part_number}: {r.get_kind_display()}",
+        select=("product",),
     ),
     Kind(
         "run",
@@ -161,7 +166,20 @@ KINDS_LIST = [
         "partnership",
         lambda r: f"{r.week:%G-W%V} {r.get_kind_display()}",
     ),
-    Kind("audit", "audits.Audit", "partnership", lambda r: r.title, (("finding", "audit"),)),
+    Kind(
+        "audit",
+        "audits.Audit",
+        "partnership",
+        lambda r: r.title,
+        (("finding", "audit"), ("answer", "audit")),
+    ),
+    Kind(
+        "answer",
+        "audits.Answer",
+        "audit__partnership",
+        lambda r: f"{r.question.code} · {r.get_side_display()}",
+        select=("question",),
+    ),
     Kind(
         "finding",
         "audits.Finding",
@@ -169,7 +187,13 @@ KINDS_LIST = [
         lambda r: f"F{r.number} {r.get_classification_display()}",
         (("corrective-action", "finding"),),
     ),
-    Kind("corrective-action", "audits.CorrectiveAction", "finding__audit__partnership"),
+    Kind(
+        "corrective-action",
+        "audits.CorrectiveAction",
+        "finding__audit__partnership",
+        lambda r: f"8D F{r.finding.number}",
+        select=("finding",),
+    ),
     Kind(
         "certificate",
         "audits.Certificate",
@@ -187,7 +211,13 @@ KINDS_LIST = [
         (("minutes", "meeting"), ("agenda-item", "meeting"), ("action-item", "meeting")),
     ),
     Kind("agenda-item", "comms.AgendaItem", "meeting__partnership", lambda r: r.title),
-    Kind("minutes", "comms.Minutes", "meeting__partnership"),
+    Kind(
+        "minutes",
+        "comms.Minutes",
+        "meeting__partnership",
+        lambda r: f"{r.meeting.title}: minutes",
+        select=("meeting",),
+    ),
     Kind(
         "problem",
         "comms.Problem",
@@ -319,7 +349,9 @@ def _with_previous(kind: Kind, queryset):
         .order_by("-history_date", "-history_id")
         .values("history_id")[:1]
     )
-    return queryset.select_related("history_user").annotate(trail_previous_id=Subquery(previous))
+    return queryset.select_related("history_user", *kind.select).annotate(
+        trail_previous_id=Subquery(previous)
+    )
 
 
 def _fields(kind: Kind):
