@@ -540,6 +540,8 @@ def check_certificates(today=None) -> dict[str, int]:
             with transaction.atomic():
                 if Certificate.objects.filter(pk=cert.pk, expired=False).update(expired=True):
                     counts["expired"] += 1
+                    cert.expired = True  # the conditional update bypasses save(): record it
+                    Certificate.history.bulk_history_create([cert], update=True)
                     for p, people in _certificate_audience(cert):
                         notify(
                             people,

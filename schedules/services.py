@@ -187,9 +187,11 @@ def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessIt
 
 def _unrelease(product: Product) -> None:
     if product.released_at:
-        Product.objects.filter(pk=product.pk).update(
-            released_at=None, released_by=None, updated_at=timezone.now()
-        )
+        # Through save() on a fresh row, so the audit trail records who withdrew the release.
+        fresh = Product.objects.get(pk=product.pk)
+        fresh.released_at = fresh.released_by = None
+        fresh.save(update_fields=["released_at", "released_by", "updated_at"])
+        product.released_at = product.released_by = None
 
 
 def _touch(product: Product) -> None:

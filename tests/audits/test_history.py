@@ -31,3 +31,28 @@ def test_a_rescored_question_shows_on_the_audit_page_for_both_sides(
     client.force_login(world.outsider)
     answer_history = reverse("object_history", args=[world.ours.pk, "answer", rescored.object_id])
     assert client.get(answer_history).status_code == 404
+
+
+def test_the_daily_check_records_when_a_certificate_expired(world, client):
+    import datetime as dt
+
+    from audits import services
+
+    cert = services.save_certificate(
+        by=world.ems_admin,
+        organization=world.ems,
+        standard="iso9001",
+        number="Q-1",
+        issuer="TÜV",
+        valid_from=dt.date(2025, 1, 1),
+        valid_until=dt.date(2031, 1, 1),
+    )
+    assert services.check_certificates(today=dt.date(2031, 1, 2))["expired"] == 1
+    assert services.check_certificates(today=dt.date(2031, 1, 3))["expired"] == 0
+    client.force_login(world.buyer)
+    rows = client.get(
+        reverse("object_history", args=[world.ours.pk, "certificate", cert.pk])
+    ).context["rows"]
+    assert [r.action for r in rows] == ["changed", "created"]  # once, not per daily run
+    assert [(c.field, c.before, c.after) for c in rows[0].changes] == [("expired", "no", "yes")]
+    assert rows[0].who == "system"
