@@ -434,18 +434,30 @@ def _organisations(partnership, user_ids) -> dict:
     return {uid: ", ".join(orgs) for uid, orgs in out.items()}
 
 
-def build_rows(partnership, records_by_kind: dict) -> list[HistoryRow]:
-    """Readable rows for historical records (each annotated by :func:`_with_previous`).
-
-    ``records_by_kind`` maps a :class:`Kind` to its records; the result follows the order of
-    the records inside each kind, kinds in the order given (callers re-sort if mixed).
-    """
-    previous_by_kind = {}
-    for kind, records in records_by_kind.items():
-        ids = {r.trail_previous_id for r in records if r.trail_previous_id}
-        previous_by_kind[kind] = (
-            kind.history_model._default_manager.in_bulk(ids, field_name="history_id") if ids else {}
+def _records_with_previous(kind: Kind, history_ids) -> tuple[list, dict]:
+    """The rows ``history_ids`` (in that order) and, by history id, the rows they follow —
+    fetched together by ONE query, so the count never depends on what the page holds."""
+    manager = kind.history_model._default_manager
+    wanted = manager.filter(history_id__in=history_ids)
+    previous_ids = _with_previous(kind, wanted).values("trail_previous_id")
+    fetched = {
+        r.history_id: r
+        for r in _with_previous(
+            kind, manager.filter(Q(history_id__in=history_ids) | Q(history_id__in=previous_ids))
         )
+    }
+    return [fetched[i] for i in history_ids if i in fetched], fetched
+
+
+def build_rows(partnership, ids_by_kind: dict) -> list[HistoryRow]:
+    """Readable rows for historical records, given as ``{kind: [history_id, …]}``.
+
+    Costs one query per kind, one per related model named in the changes and one for the
+    authors' organisations. Rows come out grouped by kind in the order given.
+    """
+    records_by_kind, previous_by_kind = {}, {}
+    for kind, ids in ids_by_kind.items():
+        records_by_kind[kind], previous_by_kind[kind] = _records_with_previous(kind, ids)
     raw = []
     wanted = defaultdict(set)
     for kind, records in records_by_kind.items():
@@ -492,9 +504,8 @@ def build_rows(partnership, records_by_kind: dict) -> list[HistoryRow]:
 
 
 def object_rows(kind: Kind, partnership, records_qs, limit=None) -> list[HistoryRow]:
-    qs = _with_previous(kind, records_qs)
-    records = list(qs[:limit] if limit else qs)
-    return build_rows(partnership, {kind: records})
+    ids = records_qs.values_list("history_id", flat=True)
+    return build_rows(partnership, {kind: list(ids[:limit] if limit else ids)})
 
 
 def build_trail_rows(partnership, refs) -> list[HistoryRow]:
@@ -503,13 +514,6 @@ def build_trail_rows(partnership, refs) -> list[HistoryRow]:
     for key, history_id, _at in refs:
         ids_by_kind[key].append(history_id)
     registry = kinds()
-    records_by_kind = {}
-    for key, ids in ids_by_kind.items():
-        kind = registry[key]
-        records_by_kind[kind] = list(
-            _with_previous(kind, kind.history_model._default_manager.filter(history_id__in=ids))
-        )
-    by_ref = {
-        (row.kind.key, row.history_id): row for row in build_rows(partnership, records_by_kind)
-    }
+    rows = build_rows(partnership, {registry[key]: ids for key, ids in ids_by_kind.items()})
+    by_ref = {(row.kind.key, row.history_id): row for row in rows}
     return [by_ref[(key, hid)] for key, hid, _at in refs if (key, hid) in by_ref]
