@@ -79,6 +79,7 @@ class SupplierReference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     objects = ScopedQuerySet.as_manager()
 
@@ -310,6 +311,7 @@ class Answer(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     answered_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords()
 
     class Meta:
         constraints = [
@@ -482,6 +484,7 @@ class KpiRecord(models.Model):
     units_delivered = models.PositiveIntegerField(_("units delivered"), default=0)
     units_nonconforming = models.PositiveIntegerField(_("nonconforming units"), default=0)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    history = HistoricalRecords()
 
     objects = ScopedQuerySet.as_manager()
 

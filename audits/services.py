@@ -386,9 +386,9 @@ def submit_action(*, by, action: CorrectiveAction) -> CorrectiveAction:
         raise ValidationError(_("This action was already submitted."))
     action.status = CorrectiveAction.Status.SUBMITTED
     action.save()
-    Finding.objects.filter(pk=action.finding_id).update(
-        status=Finding.Status.ACTION_SUBMITTED, updated_at=timezone.now()
-    )
+    finding = action.finding
+    finding.status = Finding.Status.ACTION_SUBMITTED
+    finding.save(update_fields=["status", "updated_at"])  # through save(): the audit trail
     notify(
         members(action.finding.audit.partnership, "oem", [Role.QUALITY, Role.BUYER]),
         partnership=action.finding.audit.partnership,
@@ -559,6 +559,8 @@ def check_certificates(today=None) -> dict[str, int]:
             with transaction.atomic():
                 if Certificate.objects.filter(pk=cert.pk, expired=False).update(expired=True):
                     counts["expired"] += 1
+                    cert.expired = True  # the conditional update bypasses save(): record it
+                    Certificate.history.bulk_history_create([cert], update=True)
                     for p, people in _certificate_audience(cert):
                         notify(
                             people,

@@ -122,6 +122,7 @@ class AgendaItem(models.Model):
         max_length=20, blank=True, help_text=_("Where a proposed item came from.")
     )
     source_url = models.CharField(max_length=300, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["meeting", "position", "id"]

@@ -17,6 +17,7 @@ from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from contracts.models import DecisionRequest
 from contracts.services import side_membership
@@ -199,7 +200,10 @@ def cancel_meeting(*, by, meeting: Meeting) -> Meeting:
     meeting.save()
     # Its moved occurrences are cancelled with it, or the daily horizon extension would plan
     # (and send) their reminders again.
-    meeting.overrides.update(status=Meeting.Status.CANCELLED, updated_at=timezone.now())
+    overrides = list(meeting.overrides.exclude(status=Meeting.Status.CANCELLED))
+    for override in overrides:
+        override.status, override.updated_at = Meeting.Status.CANCELLED, timezone.now()
+    bulk_update_with_history(overrides, Meeting, ["status", "updated_at"])
     Reminder.objects.filter(
         meeting__in=[meeting, *meeting.overrides.all()], sent_at__isnull=True
     ).delete()
@@ -420,9 +424,12 @@ def propose_agenda(meeting: Meeting) -> int:
             )
     if len(items) == 1:
         items = []
-    AgendaItem.objects.bulk_create(
-        AgendaItem(meeting=meeting, position=n, title=str(t)[:300], source=s, source_url=u)
-        for n, (t, s, u) in enumerate(items)
+    bulk_create_with_history(
+        [
+            AgendaItem(meeting=meeting, position=n, title=str(t)[:300], source=s, source_url=u)
+            for n, (t, s, u) in enumerate(items)
+        ],
+        AgendaItem,
     )
     return len(items)
 
@@ -808,7 +815,8 @@ def record_measurement(*, by, goal: Goal, date, value) -> GoalMeasurement:
         goal=goal, date=date, defaults={"value": value}
     )
     latest = goal.measurements.order_by("-date").first()
-    Goal.objects.filter(pk=goal.pk).update(current=latest.value, updated_at=timezone.now())
+    goal.current = latest.value
+    goal.save(update_fields=["current", "updated_at"])  # through save(): the audit trail
     return measurement
 
 

@@ -1,5 +1,6 @@
 from django.contrib import admin
-from simple_history.admin import SimpleHistoryAdmin
+
+from partnership.admin import AuditedAdmin
 
 from .models import (
     Contract,
@@ -17,7 +18,7 @@ class FlexBandInline(admin.TabularInline):
 
 
 @admin.register(Contract)
-class ContractAdmin(SimpleHistoryAdmin):
+class ContractAdmin(AuditedAdmin):
     list_display = ["__str__", "partnership", "status", "effective_from", "activated_at"]
     list_filter = ["status"]
     search_fields = ["partnership__oem__name", "partnership__ems__name", "title"]
@@ -32,13 +33,13 @@ class ContractAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(ResponsibilityItem)
-class ResponsibilityItemAdmin(SimpleHistoryAdmin):
+class ResponsibilityItemAdmin(AuditedAdmin):
     list_display = ["contract", "area", "activity", "oem", "ems"]
     search_fields = ["area", "activity"]
 
 
 @admin.register(DecisionRule)
-class DecisionRuleAdmin(SimpleHistoryAdmin):
+class DecisionRuleAdmin(AuditedAdmin):
     list_display = ["contract", "category", "outcome", "response_hours", "clause_ref"]
     list_filter = ["category", "outcome"]
 
@@ -50,7 +51,7 @@ class DecisionEventInline(admin.TabularInline):
 
 
 @admin.register(DecisionRequest)
-class DecisionRequestAdmin(SimpleHistoryAdmin):
+class DecisionRequestAdmin(AuditedAdmin):
     list_display = ["reference", "title", "partnership", "category", "mode", "status", "due_at"]
     list_filter = ["status", "mode", "category"]
     search_fields = ["title", "external_id"]

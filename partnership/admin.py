@@ -1,9 +1,27 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import ApiToken, Invitation, Membership, Organization, Partnership, User
+
+
+class AuditedAdmin(SimpleHistoryAdmin):
+    """simple-history's admin, read-only for the history itself.
+
+    ``SIMPLE_HISTORY_REVERT_DISABLED`` only hides the Revert button: the version page still
+    saves what is POSTed to it. Here it refuses, so not even a superuser rewrites the past
+    through the admin; history pages remain viewable.
+    """
+
+    def revert_disabled(self, request, obj=None):
+        return True
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        if request.method != "GET":
+            raise PermissionDenied("History is read-only.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
 
 
 class MembershipInline(admin.TabularInline):
@@ -30,7 +48,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(SimpleHistoryAdmin):
+class OrganizationAdmin(AuditedAdmin):
     list_display = ["name", "kind", "country", "time_zone"]
     list_filter = ["kind", "country"]
     search_fields = ["name"]
@@ -39,7 +57,7 @@ class OrganizationAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Partnership)
-class PartnershipAdmin(SimpleHistoryAdmin):
+class PartnershipAdmin(AuditedAdmin):
     list_display = ["__str__", "status", "start_date"]
     list_filter = ["status"]
     search_fields = ["oem__name", "ems__name"]
@@ -47,7 +65,7 @@ class PartnershipAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(SimpleHistoryAdmin):
+class MembershipAdmin(AuditedAdmin):
     list_display = ["user", "organization", "role"]
     list_filter = ["role", "organization__kind"]
     search_fields = ["user__email", "organization__name"]

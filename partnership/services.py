@@ -107,12 +107,14 @@ def change_role(*, by: User, membership: Membership, role: str) -> Membership:
 def remove_member(*, by: User, membership: Membership) -> None:
     _require_admin(by, membership.organization)
     _ensure_an_admin_remains(membership.organization, membership)
-    Partnership.objects.filter(oem_contact=membership.user, oem=membership.organization).update(
-        oem_contact=None
-    )
-    Partnership.objects.filter(ems_contact=membership.user, ems=membership.organization).update(
-        ems_contact=None
-    )
+    # One save per partnership the leaver was a key contact of: the audit trail records it.
+    for side in ("oem", "ems"):
+        contact = f"{side}_contact"
+        for p in Partnership.objects.filter(
+            **{contact: membership.user, side: membership.organization}
+        ):
+            setattr(p, contact, None)
+            p.save(update_fields=[contact, "updated_at"])
     membership.delete()
 
 

@@ -176,6 +176,10 @@ vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Partnership Portal <portal@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# --- Audit trail (django-simple-history) ----------------------------------------------------
+# History is read-only everywhere: no Revert in the admin (see partnership.admin.AuditedAdmin).
+SIMPLE_HISTORY_REVERT_DISABLED = True
+
 # --- I18N / time zones ------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pl", _("Polish"))]

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from comms import views as comms_views
 
-from . import views
+from . import history_views, views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -22,6 +22,26 @@ urlpatterns = [
         "partnerships/<int:partnership_pk>/history/",
         views.PartnershipHistoryView.as_view(),
         name="partnership_history",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/history/<slug:kind>/<int:object_pk>/",
+        history_views.ObjectHistoryView.as_view(),
+        name="object_history",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/history/<slug:kind>/<int:object_pk>/export.<str:fmt>",
+        history_views.object_history_export,
+        name="object_history_export",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/audit-trail/",
+        history_views.AuditTrailView.as_view(),
+        name="audit_trail",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/audit-trail/export.<str:fmt>",
+        history_views.audit_trail_export,
+        name="audit_trail_export",
     ),
     path(
         "organizations/<int:pk>/",

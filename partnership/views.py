@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, TemplateView
 
-from . import dashboard, services
+from . import dashboard, history, services
 from .filters import PartnershipFilter
 from .forms import (
     ApiTokenForm,
@@ -93,15 +93,11 @@ class PartnershipHistoryView(PartnershipScopedMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        records = list(
-            self.partnership.history.select_related("history_user").order_by("-history_date")[:100]
+        kind = history.get_kind("partnership")
+        records = history.object_history(kind, self.partnership, self.partnership.pk)
+        ctx.update(
+            rows=history.object_rows(kind, self.partnership, records, limit=100), tab="history"
         )
-        changes = []
-        for record in records:
-            prev = record.prev_record
-            delta = record.diff_against(prev).changes if prev else []
-            changes.append({"record": record, "changes": delta})
-        ctx.update(changes=changes, tab="history")
         return ctx
 
 

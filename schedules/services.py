@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from contracts.services import active_contract, side_membership
 from partnership.models import Partnership, Role
@@ -101,8 +102,10 @@ def save_product(
     product.full_clean()
     product.save()
     if creating:
-        ReadinessItem.objects.bulk_create(
-            ReadinessItem(product=product, kind=k) for k in ReadinessItem.Kind.values
+        bulk_create_with_history(
+            [ReadinessItem(product=product, kind=k) for k in ReadinessItem.Kind.values],
+            ReadinessItem,
+            default_user=by,
         )
     return product
 
@@ -189,9 +192,11 @@ def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessIt
 
 def _unrelease(product: Product) -> None:
     if product.released_at:
-        Product.objects.filter(pk=product.pk).update(
-            released_at=None, released_by=None, updated_at=timezone.now()
-        )
+        # Through save() on a fresh row, so the audit trail records who withdrew the release.
+        fresh = Product.objects.get(pk=product.pk)
+        fresh.released_at = fresh.released_by = None
+        fresh.save(update_fields=["released_at", "released_by", "updated_at"])
+        product.released_at = product.released_by = None
 
 
 def _touch(product: Product) -> None:
@@ -556,14 +561,39 @@ def publish_capacity(*, by, partnership: Partnership, rows: list[dict]) -> int:
         CapacityPlan(partnership=partnership, week=w, line=ln, amount=a, unit=u, external_id=e)
         for w, ln, a, u, e in parsed
     ]
+    before = {
+        (c.week, c.line): (c.amount, c.unit, c.external_id)
+        for c in CapacityPlan.objects.filter(
+            partnership=partnership, week__in={o.week for o in objs}
+        )
+    }
     CapacityPlan.objects.bulk_create(
         objs,
         update_conflicts=True,
         unique_fields=["partnership", "week", "line"],
         update_fields=["amount", "unit", "external_id", "updated_at"],
     )
+    _record_capacity_history(objs, before, by)
     schedule_alert_refresh(partnership)
     return len(objs)
+
+
+def _record_capacity_history(objs, before, by):
+    """The upsert bypasses ``save()``: record the audit trail of the weeks it created or
+    changed (unchanged weeks get no row), one INSERT … SELECT per kind of change."""
+    from .api.serializers import _record_history
+
+    created = [o.pk for o in objs if (o.week, o.line) not in before]
+    changed = [
+        o.pk
+        for o in objs
+        if (o.week, o.line) in before
+        and before[(o.week, o.line)] != (o.amount, o.unit, o.external_id)
+    ]
+    if created:
+        _record_history(CapacityPlan, created, "+", by)
+    if changed:
+        _record_history(CapacityPlan, changed, "~", by)
 
 
 def latest_publication(partnership: Partnership) -> DemandPublication | None:

@@ -270,7 +270,6 @@ class RunDetailView(ScheduleMixin, TemplateView):
             run=run,
             requests=run.priority_requests.select_related("requested_by", "answered_by"),
             pending=run.priority_requests.filter(status=PriorityRequest.Status.PENDING).first(),
-            history=run.history.select_related("history_user").order_by("-history_date")[:30],
             changes=run.changes.select_related("changed_by", "acknowledged_by")[:50],
             change_form=kwargs.get("change_form") or RunChangeForm(instance=run),
             currency=getattr(active_contract(self.partnership), "currency", "EUR"),

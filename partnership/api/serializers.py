@@ -45,3 +45,33 @@ class PartnershipSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+
+class FieldChangeSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="The field's name in the API and the database.")
+    label = serializers.CharField(help_text="The field's name as the portal shows it.")
+    before = serializers.CharField(help_text="Value before the change, as shown; '' if empty.")
+    after = serializers.CharField(help_text="Value after the change, as shown; '' if empty.")
+
+
+class HistoryEntrySerializer(serializers.Serializer):
+    """One recorded change of a business object (read-only: history cannot be written)."""
+
+    kind = serializers.CharField(source="kind_key", help_text="Object type, e.g. `run`.")
+    kind_label = serializers.CharField()
+    object_id = serializers.IntegerField()
+    object = serializers.CharField(source="object_title")
+    history_id = serializers.IntegerField(help_text="Unique per object type.")
+    at = serializers.DateTimeField(source="when")
+    action = serializers.ChoiceField(choices=["created", "changed", "deleted"])
+    user_id = serializers.IntegerField(allow_null=True, help_text="Null: a system change.")
+    user = serializers.CharField(source="who")
+    organisation = serializers.CharField(help_text="The user's side(s) in this partnership.")
+    changes = FieldChangeSerializer(many=True)
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = HistoryEntrySerializer(many=True)
