@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('comms', '0003_alter_historicalmeeting_time_zone_and_more'),
+        ('comms', '0004_external_id_unique'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

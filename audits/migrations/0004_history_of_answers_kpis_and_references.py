@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audits', '0002_templates'),
+        ('audits', '0003_finding_partnership'),
         ('partnership', '0005_alter_historicalorganization_time_zone_and_more'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
