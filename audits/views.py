@@ -3,7 +3,7 @@ from functools import cached_property
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -12,9 +12,10 @@ from django.views.generic import TemplateView
 
 from contracts.services import side_membership
 from contracts.views import add_errors
+from partnership.lists import ListMixin
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
-from . import charts, services
+from . import charts, lists, services
 from .forms import (
     ActionForm,
     CertificateForm,
@@ -50,15 +51,14 @@ class AuditMixin(PartnershipScopedMixin):
         return ctx
 
 
-class AuditListView(AuditMixin, TemplateView):
+class AuditListView(ListMixin, AuditMixin, TemplateView):
     template_name = "audits/audit_list.html"
+    list_spec = lists.AuditList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx.update(
-            audits=Audit.objects.for_partnership(self.partnership)
-            .select_related("template", "lead_auditor")
-            .annotate(open_findings=Count("findings", filter=~Q(findings__status="closed"))),
+            audits=ctx["object_list"],
             form=kwargs.get("form")
             or PlanAuditForm(
                 partnership=self.partnership, initial={"lead_auditor": self.request.user.pk}

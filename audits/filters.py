@@ -1,0 +1,38 @@
+"""FilterSets of the audit lists (search ``q``, filters, and the ``sort`` OrderingFilter)."""
+
+import django_filters
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from .models import Audit
+
+
+class AuditFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    kind = django_filters.ChoiceFilter(
+        choices=Audit.Kind.choices, label=_("Type"), empty_label=_("All")
+    )
+    status = django_filters.ChoiceFilter(
+        choices=Audit.Status.choices, label=_("Status"), empty_label=_("All")
+    )
+    grade = django_filters.ChoiceFilter(
+        choices=[("A", "A"), ("B", "B"), ("C", "C")], label=_("Grade"), empty_label=_("All")
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(
+            ("title", "title"),
+            ("audit_date", "date"),
+            ("status", "status"),
+            ("score_pct", "score"),
+            ("grade", "grade"),
+            ("open_findings", "findings"),
+        ),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = Audit
+        fields = ["q", "kind", "status", "grade"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value))
