@@ -28,10 +28,10 @@ class AuditList(ListSpec):
         Column(_("Lead auditor"), "lead_auditor", table=False),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Audit.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("template", "lead_auditor")
             .annotate(
                 open_findings=Count("findings", filter=~Q(findings__status="closed")),

@@ -44,10 +44,10 @@ class ProblemList(ListSpec):
         Column(_("Resolution"), "resolution", table=False),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Problem.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("owner", "raised_by")
             .annotate(severity_rank=SEVERITY_RANK)
         )
@@ -72,10 +72,10 @@ class ActionList(ListSpec):
     default_ordering = ("due_date", "id")
     columns = _ActionColumns.columns
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             ActionItem.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("owner", "meeting", "problem")
         )
 
@@ -95,7 +95,7 @@ class MyActionList(ListSpec):
         *_ActionColumns.columns[2:],
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             ActionItem.objects.for_user(user)
             .filter(owner=user)
@@ -122,10 +122,10 @@ class GoalList(ListSpec):
         Column(_("Due"), "due_date", sort="due"),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Goal.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("owner")
             .prefetch_related("measurements")
         )
@@ -149,10 +149,10 @@ class MeetingList(ListSpec):
         Column(_("Status"), "get_status_display", sort="status"),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Meeting.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .filter(parent__isnull=True)
             .select_related("organiser")
         )

@@ -34,10 +34,10 @@ class DecisionList(ListSpec):
     default_ordering = ("-created_at",)
     columns = tuple(c for c in DECISION_COLUMNS if c.sort != "partnership")
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             DecisionRequest.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("raised_by", "rule")
         )
 
@@ -52,7 +52,7 @@ class InboxList(ListSpec):
     default_ordering = ("-created_at",)
     columns = DECISION_COLUMNS
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return DecisionRequest.objects.for_user(user).select_related(
             "partnership__oem", "partnership__ems", "raised_by", "rule"
         )
@@ -79,9 +79,9 @@ class ContractList(ListSpec):
         Column(_("Created"), "created_at", sort="created"),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Contract.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .select_related("drafted_by", "oem_signed_by", "ems_signed_by")
         )

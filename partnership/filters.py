@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Organization, Partnership
+from .models import Notification, Organization, Partnership
 
 
 class PartnershipFilter(django_filters.FilterSet):
@@ -39,3 +39,39 @@ class OrganizationFilter(django_filters.FilterSet):
     class Meta:
         model = Organization
         fields = ["kind", "country"]
+
+
+class DashboardFilter(django_filters.FilterSet):
+    """The dashboard's partnership list: search, status and sort (no raw ids as in the API)."""
+
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    status = django_filters.ChoiceFilter(
+        choices=Partnership.Status.choices, label=_("Status"), empty_label=_("All")
+    )
+    sort = PartnershipFilter.base_filters["sort"]
+
+    class Meta:
+        model = Partnership
+        fields = ["q", "status"]
+
+    search = PartnershipFilter.search
+
+
+class NotificationFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    unread = django_filters.BooleanFilter(
+        field_name="read_at",
+        lookup_expr="isnull",
+        label=_("Unread only"),
+        widget=django_filters.widgets.BooleanWidget(),
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(("created_at", "created"), ("subject", "subject")), label=_("Sort by")
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["q", "unread"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(subject__icontains=value) | Q(body__icontains=value))

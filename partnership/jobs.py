@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import tabular
-from .models import BackgroundJob, Partnership
+from .models import BackgroundJob, Organization, Partnership
 
 PROGRESS_EVERY = 500  # rows between progress updates
 
@@ -36,14 +36,18 @@ def _enqueue(job):
     return job
 
 
-def start_export(*, owner, partnership, spec, fmt, query) -> BackgroundJob:
+def start_export(*, owner, scope, spec, fmt, query) -> BackgroundJob:
+    """``scope`` as the list's (a partnership, an organisation or None)."""
     if fmt not in tabular.FORMATS:
         raise ValueError(fmt)
+    params = {"list": spec.name, "format": fmt, "query": query}
+    if isinstance(scope, Organization):
+        params["organization"] = scope.pk
     job = BackgroundJob.objects.create(
         owner=owner,
-        partnership=partnership,
+        partnership=scope if isinstance(scope, Partnership) else None,
         kind=BackgroundJob.Kind.EXPORT,
-        params={"list": spec.name, "format": fmt, "query": query},
+        params=params,
         message=_("Waiting for a worker…"),
     )
     return _enqueue(job)
@@ -74,11 +78,15 @@ def _report(job, done, total, message):
     BackgroundJob.objects.filter(pk=job.pk).update(progress=job.progress, message=message)
 
 
-def _scoped_partnership(job):
-    """The job's partnership if its owner still sees it; None for cross-partnership jobs."""
-    if job.partnership_id is None:
-        return None
-    return Partnership.objects.for_user(job.owner).with_parties().get(pk=job.partnership_id)
+def _scope(job):
+    """The job's partnership (or organisation) if its owner still belongs to it, else
+    DoesNotExist; None for lists across all the owner's partnerships."""
+    if job.partnership_id is not None:
+        return Partnership.objects.for_user(job.owner).with_parties().get(pk=job.partnership_id)
+    if "organization" in job.params:
+        members = Organization.objects.filter(memberships__user=job.owner)
+        return members.get(pk=job.params["organization"])
+    return None
 
 
 def run(job_id) -> BackgroundJob:
@@ -89,12 +97,12 @@ def run(job_id) -> BackgroundJob:
     job.status = BackgroundJob.Status.RUNNING
     job.save(update_fields=["status"])
     try:
-        partnership = _scoped_partnership(job)
+        scope = _scope(job)
         if job.kind == BackgroundJob.Kind.EXPORT:
-            name, data = _export(job, partnership)
+            name, data = _export(job, scope)
         else:
-            name, data = _audit_reports(job, partnership)
-    except Partnership.DoesNotExist:
+            name, data = _audit_reports(job, scope)
+    except (Partnership.DoesNotExist, Organization.DoesNotExist):
         return _finish(job, BackgroundJob.Status.FAILED, _("You no longer have access."))
     job.filename = name
     job.file.save(name, ContentFile(data), save=False)
@@ -117,12 +125,12 @@ def _finish(job, status, message, progress=None):
     return job
 
 
-def _export(job, partnership):
+def _export(job, scope):
     from .lists import get_spec
 
     spec = get_spec(job.params["list"])
     fmt = job.params["format"]
-    qs, _fs, _ignored = spec.filter(job.owner, partnership, QueryDict(job.params.get("query", "")))
+    qs, _fs, _ignored = spec.filter(job.owner, scope, QueryDict(job.params.get("query", "")))
     total = qs.count()
 
     def rows():
@@ -137,7 +145,7 @@ def _export(job, partnership):
             yield row
 
     data = tabular.render_table(fmt, spec.header(), rows())
-    return f"{spec.export_filename(partnership)}.{fmt}", data
+    return f"{spec.export_filename(scope)}.{fmt}", data
 
 
 def _audit_reports(job, partnership):

@@ -45,7 +45,7 @@ def register(spec: type[ListSpec]) -> type[ListSpec]:
 
 def get_spec(name: str) -> ListSpec:
     if name not in _REGISTRY:
-        autodiscover_modules("lists")
+        autodiscover_modules("lists", "list_specs")
     return _REGISTRY[name]()
 
 
@@ -103,8 +103,9 @@ class ListSpec:
     page_size = 50
     page_sizes = (25, 50, 100, 200)
 
-    def queryset(self, user, partnership):
-        """Every row the user may see in this list (scoped); the FilterSet narrows it."""
+    def queryset(self, user, scope):
+        """Every row the user may see in this list within ``scope`` (a partnership, an
+        organisation or None, as the view's ``list_scope``); the FilterSet narrows it."""
         raise NotImplementedError
 
     def export_queryset(self, qs):
@@ -119,11 +120,11 @@ class ListSpec:
                 data[key] = value
         return data
 
-    def filter(self, user, partnership, params: QueryDict):
+    def filter(self, user, scope, params: QueryDict):
         """(queryset, filterset, ignored) — invalid filter values are dropped, not fatal:
         ``ignored`` names them so the page can say so."""
         data = self.bind(params)
-        base = self.queryset(user, partnership)
+        base = self.queryset(user, scope)
         who = SimpleNamespace(user=user)  # filters such as "only mine" need the user
         filterset = self.filterset_class(data, queryset=base, request=who)
         ignored = []
@@ -151,24 +152,21 @@ class ListSpec:
         for obj in self.export_queryset(qs).iterator(chunk_size=1000):
             yield [convert(c.read(obj)) for c in self.columns]
 
-    def export_filename(self, partnership):
+    def export_filename(self, scope):
         stamp = timezone.localdate().isoformat()
-        return (
-            f"{self.filename}-{partnership.pk}-{stamp}"
-            if partnership
-            else f"{self.filename}-{stamp}"
-        )
+        return f"{self.filename}-{scope.pk}-{stamp}" if scope else f"{self.filename}-{stamp}"
 
 
 class ListMixin:
     """For a list page's view: paginated, sortable, filterable rows of ``list_spec`` in the
     context, and ``?export=csv|xlsx`` downloads of the same rows (all pages).
 
-    The view provides ``list_partnership()`` (None for lists across partnerships)."""
+    The view provides ``list_scope()``: the partnership (the default), the organisation for
+    organisation pages, or None for lists across all the user's partnerships."""
 
     list_spec: type[ListSpec]
 
-    def list_partnership(self):
+    def list_scope(self):
         return getattr(self, "partnership", None)
 
     def get(self, request, *args, **kwargs):
@@ -178,31 +176,31 @@ class ListMixin:
         return super().get(request, *args, **kwargs)
 
     def export(self, fmt):
-        spec = self.list_spec()
-        partnership = self.list_partnership()
-        qs, _fs, _ignored = spec.filter(self.request.user, partnership, self.request.GET)
-        if qs.count() > settings.LIST_EXPORT_ASYNC_ROWS:
-            from . import jobs
-
-            params = self.request.GET.copy()
-            params.pop(EXPORT, None)
-            job = jobs.start_export(
-                owner=self.request.user,
-                partnership=partnership,
-                spec=spec,
-                fmt=fmt,
-                query=params.urlencode(),
-            )
-            messages.info(self.request, _("A large export: it is prepared in the background."))
-            return redirect(job)
-        return tabular.table_response(
-            fmt, spec.export_filename(partnership), spec.header(), spec.rows(qs, fmt)
-        )
+        return export_response(self.request, self.list_spec(), self.list_scope(), fmt)
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        ctx.update(list_context(self.request, self.list_spec(), self.list_partnership()))
+        ctx.update(list_context(self.request, self.list_spec(), self.list_scope()))
         return ctx
+
+
+def export_response(request, spec: ListSpec, scope, fmt):
+    """The download of the filtered, sorted rows — or, above ``LIST_EXPORT_ASYNC_ROWS``, a
+    background job and a redirect to its progress page."""
+    qs, _fs, _ignored = spec.filter(request.user, scope, request.GET)
+    if qs.count() > settings.LIST_EXPORT_ASYNC_ROWS:
+        from . import jobs
+
+        params = request.GET.copy()
+        params.pop(EXPORT, None)
+        job = jobs.start_export(
+            owner=request.user, scope=scope, spec=spec, fmt=fmt, query=params.urlencode()
+        )
+        messages.info(request, _("A large export: it is prepared in the background."))
+        return redirect(job)
+    return tabular.table_response(
+        fmt, spec.export_filename(scope), spec.header(), spec.rows(qs, fmt)
+    )
 
 
 def _query(params: QueryDict, **changes) -> str:
@@ -214,10 +212,10 @@ def _query(params: QueryDict, **changes) -> str:
     return "?" + data.urlencode() if data else "?"
 
 
-def list_context(request, spec: ListSpec, partnership) -> dict:
+def list_context(request, spec: ListSpec, scope) -> dict:
     """Everything the list components render: the page, headers, pager, export links."""
     params = request.GET
-    qs, filterset, ignored = spec.filter(request.user, partnership, params)
+    qs, filterset, ignored = spec.filter(request.user, scope, params)
     for problem in ignored:
         messages.warning(request, _("Ignored filter — %(problem)s") % {"problem": problem})
     try:

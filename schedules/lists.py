@@ -32,10 +32,10 @@ class ProductList(ListSpec):
         Column(_("External id"), "external_id", table=False),
     )
 
-    def queryset(self, user, partnership):
+    def queryset(self, user, scope):
         return (
             Product.objects.for_user(user)
-            .for_partnership(partnership)
+            .for_partnership(scope)
             .annotate(
                 required=Count("readiness", filter=Q(readiness__required=True)),
                 approved=Count(
@@ -62,9 +62,5 @@ class RunList(ListSpec):
         Column(_("External id"), "external_id", table=False),
     )
 
-    def queryset(self, user, partnership):
-        return (
-            ProductionRun.objects.for_user(user)
-            .for_partnership(partnership)
-            .select_related("product")
-        )
+    def queryset(self, user, scope):
+        return ProductionRun.objects.for_user(user).for_partnership(scope).select_related("product")
