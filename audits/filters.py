@@ -9,8 +9,9 @@ from .models import Audit
 
 class AuditFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    kind = django_filters.ChoiceFilter(
-        choices=Audit.Kind.choices, label=_("Type"), empty_label=_("All")
+    # Not "kind": the plan-an-audit form on the same page has that field.
+    type = django_filters.ChoiceFilter(
+        field_name="kind", choices=Audit.Kind.choices, label=_("Type"), empty_label=_("All")
     )
     status = django_filters.ChoiceFilter(
         choices=Audit.Status.choices, label=_("Status"), empty_label=_("All")
@@ -32,7 +33,7 @@ class AuditFilter(django_filters.FilterSet):
 
     class Meta:
         model = Audit
-        fields = ["q", "kind", "status", "grade"]
+        fields = ["q", "type", "status", "grade"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value))

@@ -90,8 +90,9 @@ class ActionFilter(django_filters.FilterSet):
 
 class GoalFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    horizon = django_filters.ChoiceFilter(
-        choices=Goal.Horizon.choices, label=_("Horizon"), empty_label=_("All")
+    # Not "horizon": the new-goal form on the same page has that field.
+    term = django_filters.ChoiceFilter(
+        field_name="horizon", choices=Goal.Horizon.choices, label=_("Horizon"), empty_label=_("All")
     )
     sort = django_filters.OrderingFilter(
         fields=(("title", "title"), ("horizon", "horizon"), ("due_date", "due")),
@@ -100,7 +101,7 @@ class GoalFilter(django_filters.FilterSet):
 
     class Meta:
         model = Goal
-        fields = ["q", "horizon"]
+        fields = ["q", "term"]
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(title__icontains=value) | Q(metric__icontains=value))
@@ -108,8 +109,9 @@ class GoalFilter(django_filters.FilterSet):
 
 class MeetingFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    kind = django_filters.ChoiceFilter(
-        choices=Meeting.Kind.choices, label=_("Kind"), empty_label=_("All")
+    # Not "kind": the schedule-a-meeting form on the same page has that field.
+    type = django_filters.ChoiceFilter(
+        field_name="kind", choices=Meeting.Kind.choices, label=_("Kind"), empty_label=_("All")
     )
     status = django_filters.ChoiceFilter(
         choices=Meeting.Status.choices, label=_("Status"), empty_label=_("All")
@@ -127,7 +129,7 @@ class MeetingFilter(django_filters.FilterSet):
 
     class Meta:
         model = Meeting
-        fields = ["q", "kind", "status"]
+        fields = ["q", "type", "status"]
 
     def search(self, queryset, name, value):
         return queryset.filter(

@@ -3,7 +3,7 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
-from .models import WebhookDelivery
+from .models import ApiKey, WebhookDelivery, WebhookSubscription
 
 
 class DeliveryFilter(django_filters.FilterSet):
@@ -31,3 +31,35 @@ class DeliveryFilter(django_filters.FilterSet):
     class Meta:
         model = WebhookDelivery
         fields = ["q", "status", "subscription"]
+
+
+class ApiKeyFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Search"))
+    sort = django_filters.OrderingFilter(
+        fields=(
+            ("name", "name"),
+            ("created_at", "created"),
+            ("last_used_at", "last_used"),
+            ("expires_at", "expires"),
+        ),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["q"]
+
+
+class WebhookFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="url", lookup_expr="icontains", label=_("URL"))
+    active = django_filters.BooleanFilter(
+        label=_("Active"), widget=django_filters.widgets.BooleanWidget()
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(("url", "url"), ("active", "status"), ("created_at", "created")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = WebhookSubscription
+        fields = ["q", "active"]

@@ -80,13 +80,17 @@ def _admin_org(request, pk) -> Organization:
 @login_required
 def subscription_list(request, pk):
     organization = _member_org(request, pk)
-    subscriptions = organization.webhooks.select_related("partnership__oem", "partnership__ems")
+    spec = lists.WebhookList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, organization, request.GET[EXPORT])
+    ctx = list_context(request, spec, organization)
     labels = dict(WebhookSubscription.EVENTS)
-    rows = [(s, [labels.get(e, e) for e in s.events]) for s in subscriptions]
+    rows = [(s, [labels.get(e, e) for e in s.events]) for s in ctx["object_list"]]
     return render(
         request,
         "integrations/webhooks.html",
         {
+            **ctx,
             "organization": organization,
             "rows": rows,
             "is_admin": is_org_admin(request.user, organization),

@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .models import Notification, Organization, Partnership
+from .models import ApiToken, Membership, Notification, Organization, Partnership, Role
 
 
 class PartnershipFilter(django_filters.FilterSet):
@@ -75,3 +75,38 @@ class NotificationFilter(django_filters.FilterSet):
 
     def search(self, queryset, name, value):
         return queryset.filter(Q(subject__icontains=value) | Q(body__icontains=value))
+
+
+class MemberFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    # Not "role": the invitation form on the same page has that field.
+    member_role = django_filters.ChoiceFilter(
+        field_name="role", choices=Role.choices, label=_("Role"), empty_label=_("All")
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(("user__last_name", "name"), ("user__email", "email"), ("role", "role")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["q", "member_role"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(user__email__icontains=value)
+            | Q(user__first_name__icontains=value)
+            | Q(user__last_name__icontains=value)
+        )
+
+
+class ApiTokenFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Search"))
+    sort = django_filters.OrderingFilter(
+        fields=(("name", "name"), ("last_used_at", "last_used"), ("expires_at", "expires")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["q"]

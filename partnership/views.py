@@ -21,11 +21,12 @@ from .forms import (
     PartnershipForm,
     ProfileForm,
 )
-from .lists import ListMixin
+from .lists import EXPORT, ListMixin, export_response, list_context
 from .middleware import SESSION_KEY
 from .models import ApiToken, Invitation, Membership, Notification, Organization, Partnership, Role
 from .permissions import can_edit_partnership, is_org_admin
 from .scoping import PartnershipScopedMixin
+from .tabular import FORMATS
 
 
 def _form_errors_to_form(form, exc: ValidationError):
@@ -141,9 +142,13 @@ def _visible_organization(user, pk):
     return get_object_or_404(Organization.objects.for_user(user), pk=pk)
 
 
-class OrganizationDetailView(LoginRequiredMixin, DetailView):
+class OrganizationDetailView(ListMixin, LoginRequiredMixin, DetailView):
     template_name = "partnership/organization_detail.html"
     context_object_name = "organization"
+    list_spec = list_specs.MemberList
+
+    def list_scope(self):
+        return self.get_object()
 
     def get_object(self, queryset=None):
         return _visible_organization(self.request.user, self.kwargs["pk"])
@@ -156,12 +161,7 @@ class OrganizationDetailView(LoginRequiredMixin, DetailView):
         ctx.update(
             is_member=is_member,
             is_admin=is_admin,
-            # API keys' service users are managed on the API keys page, not as colleagues.
-            members=org.memberships.select_related("user")
-            .exclude(user__email__endswith=".keys.invalid")
-            .order_by("user__email")
-            if is_member
-            else [],
+            members=ctx["object_list"] if is_member else [],
             invitations=[i for i in org.invitations.select_related("invited_by") if i.is_pending]
             if is_admin
             else [],
@@ -352,13 +352,12 @@ def api_tokens(request):
             form = ApiTokenForm()
         else:
             status = 400
-    tokens = ApiToken.objects.filter(user=request.user)
-    return render(
-        request,
-        "partnership/api_tokens.html",
-        {"form": form, "tokens": tokens, "new_key": new_key},
-        status=status,
-    )
+    spec = list_specs.ApiTokenList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, None, request.GET[EXPORT])
+    ctx = list_context(request, spec, None)
+    ctx.update(form=form, tokens=ctx["object_list"], new_key=new_key)
+    return render(request, "partnership/api_tokens.html", ctx, status=status)
 
 
 @login_required

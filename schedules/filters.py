@@ -19,8 +19,12 @@ class ProductFilter(django_filters.FilterSet):
         label=_("Launch"),
         empty_label=_("All"),
     )
-    ipc_class = django_filters.ChoiceFilter(
-        choices=Product.IpcClass.choices, label=_("IPC class"), empty_label=_("All")
+    # Not "ipc_class": the new-product form on the same page has that field.
+    ipc = django_filters.ChoiceFilter(
+        field_name="ipc_class",
+        choices=Product.IpcClass.choices,
+        label=_("IPC class"),
+        empty_label=_("All"),
     )
     sort = django_filters.OrderingFilter(
         fields=(
@@ -34,7 +38,7 @@ class ProductFilter(django_filters.FilterSet):
 
     class Meta:
         model = Product
-        fields = ["q", "launch", "ipc_class"]
+        fields = ["q", "launch", "ipc"]
 
     def search(self, queryset, name, value):
         return queryset.filter(
@@ -64,8 +68,12 @@ class RunFilter(django_filters.FilterSet):
         label=_("Status"),
         empty_label=None,
     )
-    priority = django_filters.ChoiceFilter(
-        choices=ProductionRun.Priority.choices, label=_("Priority"), empty_label=_("Any")
+    # Not "priority": the order-a-run form on the same page has that field.
+    urgency = django_filters.ChoiceFilter(
+        field_name="priority",
+        choices=ProductionRun.Priority.choices,
+        label=_("Priority"),
+        empty_label=_("Any"),
     )
     launch_from = django_filters.DateFilter(
         field_name="planned_launch", lookup_expr="gte", label=_("Launch from")
@@ -87,7 +95,7 @@ class RunFilter(django_filters.FilterSet):
 
     class Meta:
         model = ProductionRun
-        fields = ["q", "status", "priority"]
+        fields = ["q", "status", "urgency"]
 
     def search(self, queryset, name, value):
         return queryset.filter(

@@ -13,9 +13,11 @@ from audits.template_data import ensure_installed
 from comms.models import ActionItem, Goal, Meeting, Problem
 from contracts.models import Contract, DecisionRequest
 from integrations.models import WebhookDelivery, WebhookSubscription
-from partnership.models import Notification
+from integrations.services import issue_api_key
+from partnership.models import Notification, Role
+from partnership.services import issue_api_token
 from schedules.models import Product, ProductionRun
-from tests.factories import EMSFactory, PartnershipFactory
+from tests.factories import EMSFactory, PartnershipFactory, member
 
 _serial = itertools.count(1)
 
@@ -35,6 +37,10 @@ PAGES = {
     "problems": (lambda w: reverse("comms:problems", args=[w.ours.pk]), "buyer"),
     "goals": (lambda w: reverse("comms:goals", args=[w.ours.pk]), "buyer"),
     "deliveries": (lambda w: reverse("webhooks:deliveries", args=[w.oem.pk]), "oem_admin"),
+    "webhooks": (lambda w: reverse("webhooks:list", args=[w.oem.pk]), "oem_admin"),
+    "api_keys": (lambda w: reverse("organization_api_keys", args=[w.oem.pk]), "oem_admin"),
+    "api_tokens": (lambda w: reverse("api_tokens"), "buyer"),
+    "members": (lambda w: reverse("organization_detail", args=[w.oem.pk]), "oem_admin"),
 }
 
 
@@ -183,10 +189,34 @@ def seed_partnership(world, partnership, owner, n, *, title="Row"):
     )
 
 
+def seed_organization(organization, admin, user, n, *, title="Row"):
+    """n members, API keys and webhooks of ``organization``, n API tokens of ``user``."""
+    for _ in range(n):
+        i = next(_serial)
+        member(organization, Role.VIEWER, email=f"{title.lower()}-member-{i}@example.com")
+        issue_api_key(
+            by=admin,
+            organization=organization,
+            name=f"{title} key {i}",
+            scopes=["*:read"],
+            role=Role.VIEWER,
+        )
+        issue_api_token(user=user, name=f"{title} token {i}", expires_in_days=None)
+        WebhookSubscription.objects.create(
+            organization=organization,
+            url=f"https://{title.lower()}.example/hook/{i}",
+            events=["problem.raised"],
+            secret="s" * 32,
+            created_by=admin,
+        )
+
+
 def seed(world, n):
     """n rows in every list of ``ours`` (plus n partnerships of the OEM); one foreign row each."""
     seed_partnership(world, world.ours, world.buyer, n)
+    seed_organization(world.oem, world.oem_admin, world.buyer, n)
     for _ in range(n):
         PartnershipFactory(oem=world.oem, ems=EMSFactory())
     if not Problem.objects.filter(partnership=world.theirs).exists():
         seed_partnership(world, world.theirs, world.outsider, 1, title="Foreign")
+        seed_organization(world.other_oem, world.outsider, world.outsider, 1, title="Foreign")

@@ -122,6 +122,10 @@ def get_spec_for(page):
         "problems": "comms.problems",
         "goals": "comms.goals",
         "deliveries": "integrations.deliveries",
+        "webhooks": "integrations.webhooks",
+        "api_keys": "integrations.api_keys",
+        "api_tokens": "partnership.api_tokens",
+        "members": "partnership.members",
     }
     return get_spec(names[page])
 
