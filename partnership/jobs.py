@@ -16,12 +16,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
 from django.http import QueryDict
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import tabular
-from .models import BackgroundJob, Organization, Partnership
+from .models import BackgroundJob, Membership, Organization, Partnership
 
 PROGRESS_EVERY = 500  # rows between progress updates
 
@@ -40,7 +41,7 @@ def start_export(*, owner, scope, spec, fmt, query) -> BackgroundJob:
     """``scope`` as the list's (a partnership, an organisation or None)."""
     if fmt not in tabular.FORMATS:
         raise ValueError(fmt)
-    params = {"list": spec.name, "format": fmt, "query": query}
+    params = {"list": spec.name, "format": fmt, "query": query, **_locale()}
     if isinstance(scope, Organization):
         params["organization"] = scope.pk
     job = BackgroundJob.objects.create(
@@ -58,17 +59,31 @@ def start_audit_reports(*, owner, partnership) -> BackgroundJob:
         owner=owner,
         partnership=partnership,
         kind=BackgroundJob.Kind.AUDIT_REPORTS,
+        params=_locale(),
         message=_("Waiting for a worker…"),
     )
     return _enqueue(job)
 
 
-def visible_jobs(user):
-    """The user's own jobs whose partnership they still belong to (or cross-partnership ones)."""
-    from django.db.models import Q
+def _locale():
+    """The requester's language and time zone: the worker writes the file in them."""
+    return {
+        "language": translation.get_language(),
+        "time_zone": timezone.get_current_timezone_name(),
+    }
 
+
+def visible_jobs(user):
+    """The user's own jobs, while they still belong to the job's partnership (or organisation);
+    jobs over all their partnerships re-scope when they run."""
+    organizations = list(
+        Membership.objects.filter(user=user).values_list("organization_id", flat=True)
+    )
+    unscoped = Q(partnership__isnull=True)
     return BackgroundJob.objects.filter(owner=user).filter(
-        Q(partnership__isnull=True) | Q(partnership__in=Partnership.objects.for_user(user))
+        Q(partnership__in=Partnership.objects.for_user(user))
+        | (unscoped & Q(params__organization__in=organizations))
+        | (unscoped & ~Q(params__has_key="organization"))
     )
 
 
@@ -96,6 +111,12 @@ def run(job_id) -> BackgroundJob:
         return job
     job.status = BackgroundJob.Status.RUNNING
     job.save(update_fields=["status"])
+    language = job.params.get("language") or settings.LANGUAGE_CODE
+    with translation.override(language), timezone.override(job.params.get("time_zone") or "UTC"):
+        return _run(job)
+
+
+def _run(job):
     try:
         scope = _scope(job)
         if job.kind == BackgroundJob.Kind.EXPORT:

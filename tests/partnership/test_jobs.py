@@ -205,3 +205,31 @@ def test_all_audit_reports_as_a_zip_through_the_worker(world, client, job_worker
     assert archive.namelist() == [f"audit-report-{a.pk}.pdf" for a in ours]
     for name in archive.namelist():
         assert archive.read(name).startswith(b"%PDF-")
+
+
+@pytest.mark.django_db
+def test_an_organisation_list_export_job_follows_the_organisation_membership(
+    world, client, settings, media
+):
+    """The webhook delivery log belongs to an organisation, not a partnership: its export job
+    is the admin's while they are a member of that organisation."""
+    settings.LIST_EXPORT_ASYNC_ROWS = 2
+    seed_partnership(world, world.ours, world.buyer, 4)
+    seed_partnership(world, world.theirs, world.outsider, 4, title="Foreign")
+    client.force_login(world.oem_admin)
+    url = reverse("webhooks:deliveries", args=[world.oem.pk])
+    response = client.get(url, {"export": "csv", "sort": "time"})
+    job = BackgroundJob.objects.get(owner=world.oem_admin)
+    assert response["Location"] == job.get_absolute_url()
+    assert job.partnership is None and job.params["organization"] == world.oem.pk
+    jobs.run(job.pk)
+    rows = list(csv.reader(io.StringIO(download(client, job).decode())))
+    assert len(rows) == 1 + 4
+    assert {r[rows[0].index("Event")] for r in rows[1:]} == {"problem.raised"}
+    assert all(str(world.ours) == r[rows[0].index("Partnership")] for r in rows[1:])
+    client.force_login(world.outsider)
+    assert client.get(job.get_absolute_url()).status_code == 404
+    client.force_login(world.oem_admin)
+    Membership.objects.filter(user=world.oem_admin, organization=world.oem).delete()
+    assert client.get(job.get_absolute_url()).status_code == 404
+    assert client.get(reverse("job_download", args=[job.pk])).status_code == 404
