@@ -6,8 +6,8 @@ from django.utils.translation import gettext_lazy as _
 
 from partnership.lists import Column, ListSpec, register
 
-from .filters import AuditFilter
-from .models import Audit
+from .filters import AuditFilter, FindingFilter
+from .models import Audit, Finding
 
 
 @register
@@ -37,4 +37,33 @@ class AuditList(ListSpec):
                 open_findings=Count("findings", filter=~Q(findings__status="closed")),
                 audit_date=Coalesce("actual_date", "planned_date"),
             )
+        )
+
+
+@register
+class FindingList(ListSpec):
+    """Findings of every audit of the partnership: what is still open, and by when."""
+
+    name = "audits.findings"
+    filename = "findings"
+    filterset_class = FindingFilter
+    default_ordering = ("response_due", "-created_at")
+    columns = (
+        Column(_("Finding"), str),
+        Column(_("Audit"), "audit.title", sort="audit"),
+        Column(_("Class"), "get_classification_display", sort="class"),
+        Column(_("Clause / question"), "clause", table=False),
+        Column(_("Description"), "description", table=False),
+        Column(_("Status"), "get_status_display", sort="status"),
+        Column(_("Response due"), "response_due", sort="due"),
+        Column(_("Raised"), "created_at", sort="raised", table=False),
+        Column(_("Raised by"), "raised_by", table=False),
+        Column(_("Closed"), "closed_at", table=False),
+    )
+
+    def queryset(self, user, scope):
+        return (
+            Finding.objects.for_user(user)
+            .for_partnership(scope)
+            .select_related("audit", "raised_by")
         )

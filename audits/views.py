@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
@@ -290,6 +291,18 @@ def evidence_file(request, partnership_pk, pk, evidence_pk):
         Evidence.objects.filter(audit__partnership=partnership, audit_id=pk), pk=evidence_pk
     )
     return FileResponse(record.file.open("rb"), as_attachment=False, filename=record.name)
+
+
+class FindingListView(ListMixin, AuditMixin, TemplateView):
+    """Findings of all the partnership's audits, to follow up what is open or overdue."""
+
+    template_name = "audits/finding_list.html"
+    list_spec = lists.FindingList
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["today"] = timezone.localdate()
+        return ctx
 
 
 class FindingView(AuditMixin, TemplateView):

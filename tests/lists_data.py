@@ -8,7 +8,7 @@ import uuid
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import Audit, AuditTemplate
+from audits.models import Audit, AuditTemplate, Finding
 from audits.template_data import ensure_installed
 from comms.models import ActionItem, Goal, Meeting, Problem
 from contracts.models import Contract, DecisionRequest
@@ -31,6 +31,7 @@ PAGES = {
     "products": (lambda w: reverse("schedules:products", args=[w.ours.pk]), "buyer"),
     "runs": (lambda w: reverse("schedules:runs", args=[w.ours.pk]), "buyer"),
     "audits": (lambda w: reverse("audits:audits", args=[w.ours.pk]), "buyer"),
+    "findings": (lambda w: reverse("audits:findings", args=[w.ours.pk]), "buyer"),
     "meetings": (lambda w: reverse("comms:meetings", args=[w.ours.pk]), "buyer"),
     "actions": (lambda w: reverse("comms:actions", args=[w.ours.pk]), "buyer"),
     "my_actions": (lambda w: reverse("comms:my_actions"), "buyer"),
@@ -116,7 +117,7 @@ def seed_partnership(world, partnership, owner, n, *, title="Row"):
         )
         for k in range(n)
     )
-    Audit.objects.bulk_create(
+    audits = Audit.objects.bulk_create(
         Audit(
             partnership=partnership,
             template=template,
@@ -126,6 +127,17 @@ def seed_partnership(world, partnership, owner, n, *, title="Row"):
             lead_auditor=owner,
         )
         for i in ids
+    )
+    Finding.objects.bulk_create(
+        Finding(
+            audit=audit,
+            number=1,
+            classification=["major", "minor", "observation"][k % 3],
+            description=f"{title} finding {k}",
+            response_due=today + dt.timedelta(days=k - 2),
+            raised_by=owner,
+        )
+        for k, audit in enumerate(audits)
     )
     Meeting.objects.bulk_create(
         Meeting(

@@ -116,6 +116,7 @@ def get_spec_for(page):
         "products": "schedules.products",
         "runs": "schedules.runs",
         "audits": "audits.audits",
+        "findings": "audits.findings",
         "meetings": "comms.meetings",
         "actions": "comms.actions",
         "my_actions": "comms.my_actions",
@@ -218,3 +219,24 @@ def test_a_foreign_partnership_list_and_its_export_answer_404(world, client):
         url = reverse(name, args=[world.theirs.pk])
         assert client.get(url).status_code == 404
         assert client.get(url, {"export": "csv"}).status_code == 404
+
+
+def test_findings_filter_by_overdue_and_class(world, client):
+    from django.utils import timezone
+
+    from audits.models import Finding
+
+    seed_partnership(world, world.ours, world.buyer, 9)
+    seed_partnership(world, world.theirs, world.outsider, 3, title="Foreign")
+    ours = Finding.objects.filter(audit__partnership=world.ours)
+    late = ours.filter(response_due__lt=timezone.localdate())
+    late.filter(classification="major").update(status="closed")
+    client.force_login(world.buyer)
+    url = page_url(world, "findings")
+    overdue = get(client, url, overdue="true").context["object_list"]
+    assert {f.pk for f in overdue} == set(
+        late.exclude(status="closed").values_list("pk", flat=True)
+    )
+    assert overdue  # the seed has some still open
+    minor = get(client, url, classification="minor").context["list"]["count"]
+    assert minor == ours.filter(classification="minor").count()
