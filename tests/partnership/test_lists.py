@@ -240,3 +240,21 @@ def test_findings_filter_by_overdue_and_class(world, client):
     assert overdue  # the seed has some still open
     minor = get(client, url, classification="minor").context["list"]["count"]
     assert minor == ours.filter(classification="minor").count()
+
+
+def test_export_links_carry_the_filters_and_sort_but_not_the_page(problems, client):
+    world = problems
+    client.force_login(world.buyer)
+    response = get(client, problem_url(world), severity="high", sort="-number", page=2)
+    links = response.context["list"]["export_urls"]
+    for fmt in ("csv", "xlsx"):
+        assert links[fmt] == f"?severity=high&sort=-number&export={fmt}"
+        assert f'href="{links[fmt].replace("&", "&amp;")}"' in response.content.decode()
+
+
+def test_a_larger_page_size_is_honoured_and_an_unknown_one_is_not(problems, client):
+    world = problems
+    client.force_login(world.buyer)
+    assert len(get(client, problem_url(world), page_size=100).context["object_list"]) == 60
+    odd = get(client, problem_url(world), page_size=100000).context
+    assert odd["list"]["page_size"] == 50 and len(odd["object_list"]) == 50
