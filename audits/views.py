@@ -3,18 +3,20 @@ from functools import cached_property
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from contracts.services import side_membership
 from contracts.views import add_errors
+from partnership.lists import ListMixin
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
-from . import charts, services
+from . import charts, lists, services
 from .forms import (
     ActionForm,
     CertificateForm,
@@ -50,15 +52,14 @@ class AuditMixin(PartnershipScopedMixin):
         return ctx
 
 
-class AuditListView(AuditMixin, TemplateView):
+class AuditListView(ListMixin, AuditMixin, TemplateView):
     template_name = "audits/audit_list.html"
+    list_spec = lists.AuditList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         ctx.update(
-            audits=Audit.objects.for_partnership(self.partnership)
-            .select_related("template", "lead_auditor")
-            .annotate(open_findings=Count("findings", filter=~Q(findings__status="closed"))),
+            audits=ctx["object_list"],
             form=kwargs.get("form")
             or PlanAuditForm(
                 partnership=self.partnership, initial={"lead_auditor": self.request.user.pk}
@@ -290,6 +291,18 @@ def evidence_file(request, partnership_pk, pk, evidence_pk):
         Evidence.objects.filter(audit__partnership=partnership, audit_id=pk), pk=evidence_pk
     )
     return FileResponse(record.file.open("rb"), as_attachment=False, filename=record.name)
+
+
+class FindingListView(ListMixin, AuditMixin, TemplateView):
+    """Findings of all the partnership's audits, to follow up what is open or overdue."""
+
+    template_name = "audits/finding_list.html"
+    list_spec = lists.FindingList
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        ctx["today"] = timezone.localdate()
+        return ctx
 
 
 class FindingView(AuditMixin, TemplateView):

@@ -5,6 +5,7 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
 from django.db.models import Case, IntegerField, Q, Value, When
 from django.http import FileResponse, Http404, HttpResponse
@@ -15,10 +16,11 @@ from django.views.generic import TemplateView
 
 from contracts.services import side_membership
 from contracts.views import add_errors
+from partnership.lists import ListMixin
 from partnership.models import NotificationSettings
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
-from . import ics, recurrence, services
+from . import ics, lists, recurrence, services
 from .forms import (
     ActionItemForm,
     CommentForm,
@@ -47,8 +49,9 @@ class CommsMixin(PartnershipScopedMixin):
         return ctx
 
 
-class MeetingListView(CommsMixin, TemplateView):
+class MeetingListView(ListMixin, CommsMixin, TemplateView):
     template_name = "comms/meeting_list.html"
+    list_spec = lists.MeetingList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
@@ -257,28 +260,16 @@ def minutes_pdf(request, partnership_pk, pk):
     return response
 
 
-class ActionListView(CommsMixin, TemplateView):
+class ActionListView(ListMixin, CommsMixin, TemplateView):
     """The partnership's action items; ``/actions/`` shows the user's own across partnerships."""
 
     template_name = "comms/action_list.html"
     tab = "meetings"
+    list_spec = lists.ActionList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        qs = ActionItem.objects.for_partnership(self.partnership).select_related(
-            "owner", "meeting", "problem"
-        )
-        if self.request.GET.get("mine"):
-            qs = qs.filter(owner=self.request.user)
-        state = self.request.GET.get("status", "open")
-        if state in ActionItem.Status.values:
-            qs = qs.filter(status=state)
-        ctx.update(
-            actions=qs[:300],
-            today=timezone.localdate(),
-            status=state,
-            statuses=ActionItem.Status.choices,
-        )
+        ctx.update(actions=ctx["object_list"], today=timezone.localdate())
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -294,41 +285,30 @@ class ActionListView(CommsMixin, TemplateView):
         return redirect(request.get_full_path())
 
 
-@login_required
-def my_actions(request):
-    items = (
-        ActionItem.objects.for_user(request.user)
-        .filter(owner=request.user, status="open")
-        .select_related("partnership__oem", "partnership__ems", "meeting", "problem")
-    )
-    return render(
-        request, "comms/my_actions.html", {"actions": items, "today": timezone.localdate()}
-    )
+class MyActionsView(ListMixin, LoginRequiredMixin, TemplateView):
+    """The user's own action items across all their partnerships (open ones by default)."""
 
-
-class ProblemListView(CommsMixin, TemplateView):
-    template_name = "comms/problem_list.html"
-    tab = "problems"
+    template_name = "comms/my_actions.html"
+    list_spec = lists.MyActionList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        qs = Problem.objects.for_partnership(self.partnership).select_related("owner", "raised_by")
-        status = self.request.GET.get("status", "active")
-        if status == "active":
-            qs = qs.exclude(status__in=["resolved", "closed"])
-        elif status in Problem.Status.values:
-            qs = qs.filter(status=status)
-        severity = self.request.GET.get("severity")
-        if severity in Problem.Severity.values:
-            qs = qs.filter(severity=severity)
-        q = self.request.GET.get("q", "").strip()
-        if q:
-            qs = qs.filter(Q(title__icontains=q) | Q(description__icontains=q))
+        ctx.update(actions=ctx["object_list"], today=timezone.localdate())
+        return ctx
+
+
+my_actions = MyActionsView.as_view()
+
+
+class ProblemListView(ListMixin, CommsMixin, TemplateView):
+    template_name = "comms/problem_list.html"
+    tab = "problems"
+    list_spec = lists.ProblemList
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
         ctx.update(
-            problems=qs.order_by(SEVERITY_ORDER, "-created_at")[:300],
-            status=status,
-            q=q,
-            severities=Problem.Severity.choices,
+            problems=ctx["object_list"],
             form=kwargs.get("form") or ProblemForm(partnership=self.partnership),
         )
         return ctx
@@ -437,17 +417,14 @@ def comment_attachment(request, partnership_pk, pk, comment_pk):
     )
 
 
-class GoalListView(CommsMixin, TemplateView):
+class GoalListView(ListMixin, CommsMixin, TemplateView):
     template_name = "comms/goal_list.html"
     tab = "goals"
+    list_spec = lists.GoalList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        goals = list(
-            Goal.objects.for_partnership(self.partnership)
-            .select_related("owner")
-            .prefetch_related("measurements")
-        )
+        goals = list(ctx["object_list"])
         for g in goals:
             g.chart = goal_chart(g)
         ctx.update(

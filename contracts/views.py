@@ -11,10 +11,10 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.generic import TemplateView
 
+from partnership.lists import ListMixin
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
-from . import services
-from .filters import DecisionRequestFilter
+from . import lists, services
 from .forms import (
     AnswerForm,
     CommentForm,
@@ -74,20 +74,21 @@ class ContractMixin(PartnershipScopedMixin):
         return ctx
 
 
-class ContractListView(PartnershipScopedMixin, TemplateView):
+class ContractListView(ListMixin, PartnershipScopedMixin, TemplateView):
     template_name = "contracts/contract_list.html"
+    list_spec = lists.ContractList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        contracts = list(
-            self.partnership.contracts.select_related(
-                "drafted_by", "oem_signed_by", "ems_signed_by"
-            )
+        current = list(
+            self.partnership.contracts.filter(
+                status__in=[Contract.Status.ACTIVE, "draft", "proposed"]
+            ).select_related("oem_signed_by", "ems_signed_by")
         )
         ctx.update(
-            contracts=contracts,
-            active=next((c for c in contracts if c.status == Contract.Status.ACTIVE), None),
-            open_version=next((c for c in contracts if c.status in ("draft", "proposed")), None),
+            contracts=ctx["object_list"],
+            active=next((c for c in current if c.status == Contract.Status.ACTIVE), None),
+            open_version=next((c for c in current if c.status in ("draft", "proposed")), None),
             can_draft=services.can_draft(self.request.user, self.partnership),
             tab="contracts",
         )
@@ -466,22 +467,14 @@ def contract_pdf(request, partnership_pk, pk):
 # --- Decision requests ---------------------------------------------------------------------
 
 
-def _decision_list_context(request, queryset):
-    filterset = DecisionRequestFilter(request.GET or None, queryset=queryset)
-    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else queryset
-    return {"filter": filterset, "requests": rows[:200]}
-
-
-class DecisionListView(PartnershipScopedMixin, TemplateView):
+class DecisionListView(ListMixin, PartnershipScopedMixin, TemplateView):
     template_name = "contracts/decision_list.html"
+    list_spec = lists.DecisionList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        qs = DecisionRequest.objects.for_partnership(self.partnership).select_related(
-            "raised_by", "rule"
-        )
-        ctx.update(_decision_list_context(self.request, qs))
         ctx.update(
+            requests=ctx["object_list"],
             tab="decisions",
             can_raise=services.can_raise(self.request.user, self.partnership),
             has_active_contract=services.active_contract(self.partnership) is not None,
@@ -489,18 +482,16 @@ class DecisionListView(PartnershipScopedMixin, TemplateView):
         return ctx
 
 
-class InboxView(LoginRequiredMixin, TemplateView):
+class InboxView(ListMixin, LoginRequiredMixin, TemplateView):
     """Across all of the user's partnerships: what waits for the OEM, and what the EMS raised."""
 
     template_name = "contracts/inbox.html"
+    list_spec = lists.InboxList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        qs = DecisionRequest.objects.for_user(self.request.user).select_related(
-            "partnership__oem", "partnership__ems", "raised_by"
-        )
-        ctx.update(_decision_list_context(self.request, qs))
-        ctx["counts"] = qs.aggregate(
+        ctx["requests"] = ctx["object_list"]
+        ctx["counts"] = DecisionRequest.objects.for_user(self.request.user).aggregate(
             open=Count("id", filter=Q(status__in=["awaiting_oem", "overdue"])),
             overdue=Count("id", filter=Q(status="overdue")),
         )

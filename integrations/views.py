@@ -12,10 +12,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from partnership.lists import EXPORT, export_response, list_context
 from partnership.models import Organization, Role
 from partnership.permissions import is_org_admin
+from partnership.tabular import FORMATS
 
-from . import services
+from . import lists, services
 from .models import ApiKey
 
 
@@ -115,9 +117,11 @@ def api_keys(request, pk):
                 form = ApiKeyForm()
         if new_key is None:
             status = 400
-    keys = ApiKey.objects.filter(organization=organization).select_related(
-        "created_by", "acting_user"
-    )
+    spec = lists.ApiKeyList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, organization, request.GET[EXPORT])
+    ctx = list_context(request, spec, organization)
+    keys = list(ctx["object_list"])
     roles = dict(Role.choices)
     memberships = {
         m.user_id: m.role
@@ -136,12 +140,8 @@ def api_keys(request, pk):
         }
         for k in keys
     ]
-    return render(
-        request,
-        "integrations/api_keys.html",
-        {"organization": organization, "form": form, "rows": rows, "new_key": new_key},
-        status=status or 200,
-    )
+    ctx.update(organization=organization, form=form, rows=rows, new_key=new_key)
+    return render(request, "integrations/api_keys.html", ctx, status=status or 200)
 
 
 @login_required

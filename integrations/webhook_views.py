@@ -18,14 +18,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from partnership.lists import EXPORT, export_response, list_context
 from partnership.models import Organization, Partnership
 from partnership.permissions import is_org_admin
+from partnership.tabular import FORMATS
 
-from . import webhooks
+from . import lists, webhooks
 from .models import WebhookDelivery, WebhookSubscription
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
-LOG_SIZE = 100
 
 
 class WebhookSubscriptionForm(forms.ModelForm):
@@ -79,13 +80,17 @@ def _admin_org(request, pk) -> Organization:
 @login_required
 def subscription_list(request, pk):
     organization = _member_org(request, pk)
-    subscriptions = organization.webhooks.select_related("partnership__oem", "partnership__ems")
+    spec = lists.WebhookList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, organization, request.GET[EXPORT])
+    ctx = list_context(request, spec, organization)
     labels = dict(WebhookSubscription.EVENTS)
-    rows = [(s, [labels.get(e, e) for e in s.events]) for s in subscriptions]
+    rows = [(s, [labels.get(e, e) for e in s.events]) for s in ctx["object_list"]]
     return render(
         request,
         "integrations/webhooks.html",
         {
+            **ctx,
             "organization": organization,
             "rows": rows,
             "is_admin": is_org_admin(request.user, organization),
@@ -140,27 +145,23 @@ def subscription_deactivate(request, pk, subscription_pk):
 @login_required
 def delivery_log(request, pk):
     organization = _member_org(request, pk)
-    deliveries = WebhookDelivery.objects.filter(
-        subscription__organization=organization
-    ).select_related("subscription", "partnership__oem", "partnership__ems")
+    spec = lists.DeliveryList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, organization, request.GET[EXPORT])
     subscription = None
     if request.GET.get("subscription", "").isdigit():
         subscription = get_object_or_404(organization.webhooks, pk=request.GET["subscription"])
-        deliveries = deliveries.filter(subscription=subscription)
-    deliveries = list(deliveries.order_by("-created_at", "-pk")[:LOG_SIZE])
+    ctx = list_context(request, spec, organization)
+    deliveries = list(ctx["object_list"])
     for delivery in deliveries:
         delivery.payload_json = json.dumps(delivery.payload, indent=2, sort_keys=True)
-    return render(
-        request,
-        "integrations/webhooks_deliveries.html",
-        {
-            "organization": organization,
-            "deliveries": deliveries,
-            "subscription": subscription,
-            "is_admin": is_org_admin(request.user, organization),
-            "log_size": LOG_SIZE,
-        },
+    ctx.update(
+        organization=organization,
+        deliveries=deliveries,
+        subscription=subscription,
+        is_admin=is_org_admin(request.user, organization),
     )
+    return render(request, "integrations/webhooks_deliveries.html", ctx)
 
 
 @login_required

@@ -3,7 +3,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .api.filters import IdFilter
-from .models import Organization, Partnership
+from .models import ApiToken, Membership, Notification, Organization, Partnership, Role
 
 
 class PartnershipFilter(django_filters.FilterSet):
@@ -40,3 +40,74 @@ class OrganizationFilter(django_filters.FilterSet):
     class Meta:
         model = Organization
         fields = ["kind", "country"]
+
+
+class DashboardFilter(django_filters.FilterSet):
+    """The dashboard's partnership list: search, status and sort (no raw ids as in the API)."""
+
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    status = django_filters.ChoiceFilter(
+        choices=Partnership.Status.choices, label=_("Status"), empty_label=_("All")
+    )
+    sort = PartnershipFilter.base_filters["sort"]
+
+    class Meta:
+        model = Partnership
+        fields = ["q", "status"]
+
+    search = PartnershipFilter.search
+
+
+class NotificationFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    unread = django_filters.BooleanFilter(
+        field_name="read_at",
+        lookup_expr="isnull",
+        label=_("Unread only"),
+        widget=django_filters.widgets.BooleanWidget(),
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(("created_at", "created"), ("subject", "subject")), label=_("Sort by")
+    )
+
+    class Meta:
+        model = Notification
+        fields = ["q", "unread"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(Q(subject__icontains=value) | Q(body__icontains=value))
+
+
+class MemberFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="search", label=_("Search"))
+    # Not "role": the invitation form on the same page has that field.
+    member_role = django_filters.ChoiceFilter(
+        field_name="role", choices=Role.choices, label=_("Role"), empty_label=_("All")
+    )
+    sort = django_filters.OrderingFilter(
+        fields=(("user__last_name", "name"), ("user__email", "email"), ("role", "role")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = Membership
+        fields = ["q", "member_role"]
+
+    def search(self, queryset, name, value):
+        return queryset.filter(
+            Q(user__email__icontains=value)
+            | Q(user__first_name__icontains=value)
+            | Q(user__last_name__icontains=value)
+        )
+
+
+class ApiTokenFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="name", lookup_expr="icontains", label=_("Search"))
+    sort = django_filters.OrderingFilter(
+        fields=(("name", "name"), ("last_used_at", "last_used"), ("expires_at", "expires")),
+        label=_("Sort by"),
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["q"]

@@ -456,3 +456,58 @@ class NotificationSettings(models.Model):
     @classmethod
     def for_user(cls, user):
         return getattr(user, "notification_settings", None) or cls(user=user)
+
+
+def job_file_path(instance, filename):
+    """A random name: job files are private downloads, never guessable URLs."""
+    return f"jobs/{secrets.token_hex(16)}/{filename}"
+
+
+class BackgroundJob(models.Model):
+    """Long work a user started (a large export, a PDF batch): its progress and its file.
+
+    The row is the source of truth the progress bar polls; the file lives in private storage
+    and is served only to the owner while they still belong to the partnership."""
+
+    class Kind(models.TextChoices):
+        EXPORT = "export", _("Export")
+        AUDIT_REPORTS = "audit_reports", _("Audit reports (ZIP)")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="background_jobs")
+    partnership = models.ForeignKey(
+        Partnership,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="background_jobs",
+        help_text=_("Empty for lists across the owner's partnerships."),
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True)
+    file = models.FileField(upload_to=job_file_path, blank=True, max_length=300)
+    filename = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["created_at"], name="backgroundjob_created_idx")]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    def get_absolute_url(self):
+        return reverse("job", args=[self.pk])
+
+    @property
+    def finished(self):
+        return self.status in (self.Status.DONE, self.Status.FAILED)

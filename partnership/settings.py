@@ -135,6 +135,12 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- Lists and background jobs (partnership/lists.py, partnership/jobs.py) ------------------
+# Exports with more rows than this are written by a Celery worker behind a progress bar.
+LIST_EXPORT_ASYNC_ROWS = env.int("LIST_EXPORT_ASYNC_ROWS", default=2000)
+BACKGROUND_JOB_RETENTION_DAYS = env.int("BACKGROUND_JOB_RETENTION_DAYS", default=7)
+BACKGROUND_JOB_QUEUE = env("BACKGROUND_JOB_QUEUE", default="") or None
+
 # --- Auth and accounts (django-allauth) -----------------------------------------------------
 AUTH_USER_MODEL = "partnership.User"
 AUTHENTICATION_BACKENDS = [

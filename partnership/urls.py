@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from comms import views as comms_views
 
-from . import history_views, views
+from . import history_views, job_views, views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -74,6 +74,13 @@ urlpatterns = [
     path("invitations/<str:token>/", views.accept_invitation, name="invitation_accept"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
     path("notifications/", views.notifications, name="notifications"),
+    path("jobs/<int:pk>/", job_views.job_status, name="job"),
+    path("jobs/<int:pk>/download/", job_views.job_download, name="job_download"),
+    path(
+        "partnerships/<int:partnership_pk>/audits/reports.zip",
+        job_views.audit_reports_zip,
+        name="audit_reports_zip",
+    ),
     path("settings/profile/", views.profile, name="profile"),
     path("settings/tokens/", views.api_tokens, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", views.revoke_api_token, name="revoke_api_token"),

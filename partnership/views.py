@@ -12,8 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import DetailView, TemplateView
 
-from . import dashboard, history, services
-from .filters import PartnershipFilter
+from . import dashboard, history, list_specs, services
 from .forms import (
     ApiTokenForm,
     InvitationForm,
@@ -22,10 +21,12 @@ from .forms import (
     PartnershipForm,
     ProfileForm,
 )
+from .lists import EXPORT, ListMixin, export_response, list_context
 from .middleware import SESSION_KEY
 from .models import ApiToken, Invitation, Membership, Notification, Organization, Partnership, Role
 from .permissions import can_edit_partnership, is_org_admin
 from .scoping import PartnershipScopedMixin
+from .tabular import FORMATS
 
 
 def _form_errors_to_form(form, exc: ValidationError):
@@ -37,20 +38,22 @@ def _form_errors_to_form(form, exc: ValidationError):
         form.add_error(None, exc)
 
 
-class DashboardView(LoginRequiredMixin, TemplateView):
+class DashboardView(ListMixin, LoginRequiredMixin, TemplateView):
     """The partnerships of the organisation the user acts as, with their status."""
 
     template_name = "partnership/dashboard.html"
+    list_spec = list_specs.PartnershipList
+
+    def list_scope(self):
+        active = self.request.active_membership
+        return active.organization if active else None
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        active = self.request.active_membership
-        organization = active.organization if active else None
+        organization = self.list_scope()
         base = Partnership.objects.for_user(
             self.request.user, organization=organization
         ).with_parties()
-        filterset = PartnershipFilter(self.request.GET or None, queryset=base)
-        partnerships = filterset.qs if filterset.is_bound and filterset.is_valid() else base
         counts = {
             row["status"]: row["n"]
             for row in base.order_by().values("status").annotate(n=Count("id"))
@@ -58,8 +61,7 @@ class DashboardView(LoginRequiredMixin, TemplateView):
         if organization is not None:
             ctx["tiles"] = dashboard.tiles(self.request.user, organization, list(base))
         ctx.update(
-            filter=filterset,
-            partnerships=partnerships,
+            partnerships=ctx["object_list"],
             status_tiles=[
                 (value, label, counts.get(value, 0)) for value, label in Partnership.Status.choices
             ],
@@ -136,9 +138,13 @@ def _visible_organization(user, pk):
     return get_object_or_404(Organization.objects.for_user(user), pk=pk)
 
 
-class OrganizationDetailView(LoginRequiredMixin, DetailView):
+class OrganizationDetailView(ListMixin, LoginRequiredMixin, DetailView):
     template_name = "partnership/organization_detail.html"
     context_object_name = "organization"
+    list_spec = list_specs.MemberList
+
+    def list_scope(self):
+        return self.get_object()
 
     def get_object(self, queryset=None):
         return _visible_organization(self.request.user, self.kwargs["pk"])
@@ -151,12 +157,7 @@ class OrganizationDetailView(LoginRequiredMixin, DetailView):
         ctx.update(
             is_member=is_member,
             is_admin=is_admin,
-            # API keys' service users are managed on the API keys page, not as colleagues.
-            members=org.memberships.select_related("user")
-            .exclude(user__email__endswith=".keys.invalid")
-            .order_by("user__email")
-            if is_member
-            else [],
+            members=ctx["object_list"] if is_member else [],
             invitations=[i for i in org.invitations.select_related("invited_by") if i.is_pending]
             if is_admin
             else [],
@@ -347,13 +348,12 @@ def api_tokens(request):
             form = ApiTokenForm()
         else:
             status = 400
-    tokens = ApiToken.objects.filter(user=request.user)
-    return render(
-        request,
-        "partnership/api_tokens.html",
-        {"form": form, "tokens": tokens, "new_key": new_key},
-        status=status,
-    )
+    spec = list_specs.ApiTokenList()
+    if request.GET.get(EXPORT) in FORMATS:
+        return export_response(request, spec, None, request.GET[EXPORT])
+    ctx = list_context(request, spec, None)
+    ctx.update(form=form, tokens=ctx["object_list"], new_key=new_key)
+    return render(request, "partnership/api_tokens.html", ctx, status=status)
 
 
 @login_required
@@ -365,19 +365,20 @@ def revoke_api_token(request, pk):
     return redirect("api_tokens")
 
 
-@login_required
-def notifications(request):
-    """The user's notifications, newest first; opening the page marks them read."""
-    rows = list(
-        Notification.objects.filter(
-            user=request.user, partnership__in=Partnership.objects.for_user(request.user)
-        ).select_related("partnership__oem", "partnership__ems")[:100]
-    )
-    unread = [n.pk for n in rows if n.read_at is None]
-    if unread:
-        Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
-    return render(
-        request,
-        "partnership/notifications.html",
-        {"notifications": rows, "unread_ids": set(unread)},
-    )
+class NotificationsView(ListMixin, LoginRequiredMixin, TemplateView):
+    """The user's notifications, newest first; the ones shown are marked read."""
+
+    template_name = "partnership/notifications.html"
+    list_spec = list_specs.NotificationList
+
+    def get_context_data(self, **kwargs):
+        ctx = super().get_context_data(**kwargs)
+        rows = list(ctx["object_list"])
+        unread = [n.pk for n in rows if n.read_at is None]
+        if unread:
+            Notification.objects.filter(pk__in=unread).update(read_at=timezone.now())
+        ctx.update(notifications=rows, unread_ids=set(unread))
+        return ctx
+
+
+notifications = NotificationsView.as_view()

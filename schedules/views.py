@@ -3,7 +3,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
@@ -12,11 +12,12 @@ from django.views.generic import TemplateView
 
 from contracts.services import active_contract, side_membership
 from contracts.views import add_errors
+from partnership.lists import ListMixin
 from partnership.models import Partnership
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 from partnership.tabular import FORMATS, MAX_UPLOAD_BYTES, table_response
 
-from . import charts, services
+from . import charts, lists, services
 from .forms import (
     LongLeadItemForm,
     PriorityRequestForm,
@@ -50,21 +51,13 @@ class ScheduleMixin(PartnershipScopedMixin):
         return ctx
 
 
-class ProductListView(ScheduleMixin, TemplateView):
+class ProductListView(ListMixin, ScheduleMixin, TemplateView):
     template_name = "schedules/product_list.html"
+    list_spec = lists.ProductList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        q = self.request.GET.get("q", "").strip()
-        products = Product.objects.for_partnership(self.partnership).annotate(
-            required=Count("readiness", filter=Q(readiness__required=True)),
-            approved=Count(
-                "readiness", filter=Q(readiness__required=True, readiness__status="approved")
-            ),
-        )
-        if q:
-            products = products.filter(Q(part_number__icontains=q) | Q(name__icontains=q))
-        ctx.update(products=products[:500], q=q, form=kwargs.get("form") or ProductForm())
+        ctx.update(products=ctx["object_list"], form=kwargs.get("form") or ProductForm())
         return ctx
 
     def post(self, request, *args, **kwargs):
@@ -216,18 +209,14 @@ def readiness_file(request, partnership_pk, pk, file_pk):
     return FileResponse(record.file.open("rb"), as_attachment=True, filename=record.name)
 
 
-class RunListView(ScheduleMixin, TemplateView):
+class RunListView(ListMixin, ScheduleMixin, TemplateView):
     template_name = "schedules/run_list.html"
     tab = "runs"
+    list_spec = lists.RunList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        runs = list(
-            ProductionRun.objects.for_partnership(self.partnership)
-            .select_related("product")
-            .exclude(status__in=[ProductionRun.Status.CANCELLED])
-            .order_by("planned_launch", "-priority")[:300]
-        )
+        runs = list(ctx["object_list"])  # the timeline shows the runs of this page
         start = services.monday(timezone.localdate()) - dt.timedelta(weeks=2)
         ctx.update(
             runs=runs,

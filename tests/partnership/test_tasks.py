@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from partnership.celery import app as celery_app
-from partnership.models import ApiToken, Invitation, Role
+from partnership.models import ApiToken, BackgroundJob, Invitation, Role
 from partnership.services import run_housekeeping
 from partnership.tasks import nightly_housekeeping
 from tests.helpers import wait_for
@@ -69,6 +69,11 @@ def _stale_data(world):
     live_token, _key = ApiToken.issue(world.buyer, "SAP sync")
     rows["dead_token"] = dead_token
     rows["live_token"] = live_token
+    rows["old_job"], rows["recent_job"] = (
+        BackgroundJob.objects.create(owner=world.buyer, partnership=world.ours, kind="export")
+        for _ in range(2)
+    )
+    BackgroundJob.objects.filter(pk=rows["old_job"].pk).update(created_at=now - timedelta(days=8))
     return rows
 
 
@@ -83,7 +88,9 @@ def test_housekeeping_runs_in_a_real_worker(world, celery_worker_process):
     finally:
         result.forget()
 
-    assert counts == {"sessions": 1, "invitations": 1, "api_tokens": 1}
+    assert counts == {"sessions": 1, "invitations": 1, "api_tokens": 1, "background_jobs": 1}
+    assert not BackgroundJob.objects.filter(pk=rows["old_job"].pk).exists()
+    assert BackgroundJob.objects.filter(pk=rows["recent_job"].pk).exists()
     assert not Session.objects.filter(pk=rows["expired_session"].pk).exists()
     assert Session.objects.filter(pk=rows["live_session"].pk).exists()
     assert not Invitation.objects.filter(pk=rows["stale_invitation"].pk).exists()
