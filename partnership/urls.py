@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from comms import views as comms_views
 
-from . import views
+from . import lookups, views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -22,6 +22,11 @@ urlpatterns = [
         "partnerships/<int:partnership_pk>/history/",
         views.PartnershipHistoryView.as_view(),
         name="partnership_history",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/lookup/<slug:kind>/",
+        lookups.lookup,
+        name="lookup",
     ),
     path(
         "organizations/<int:pk>/",
