@@ -143,8 +143,9 @@ class AuditView(AuditMixin, TemplateView):
                     ],
                 )
             )
-        oem_score = services.compute_score(audit, "oem")
-        ems_score = services.compute_score(audit, "ems")
+        # Scored from the sections and answers read above, not read again per side.
+        oem_score = services.score_of(sections, answers, audit.template, "oem")
+        ems_score = services.score_of(sections, answers, audit.template, "ems")
         ctx.update(
             audit=audit,
             rows=rows,

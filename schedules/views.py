@@ -92,7 +92,10 @@ class ProductDetailView(ScheduleMixin, TemplateView):
             Product.objects.for_partnership(self.partnership).prefetch_related(
                 Prefetch(
                     "readiness",
-                    queryset=ReadinessItem.objects.prefetch_related("files__uploaded_by"),
+                    # reviewed_by is shown per item: joined, not a query per item (#9).
+                    queryset=ReadinessItem.objects.select_related("reviewed_by").prefetch_related(
+                        "files__uploaded_by"
+                    ),
                 )
             ),
             pk=self.kwargs["pk"],
