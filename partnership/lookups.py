@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Q, QuerySet, Value
+from django.db.models.functions import Concat
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
@@ -74,13 +75,19 @@ def _people_search(qs, text):
     ).order_by("first_name", "last_name", "email")
 
 
+def _person_resolve(qs, text):
+    # An e-mail is unique; a full name usually is (two "Anna Keller"s: pick from the list).
+    named = qs.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
+    return _by_id_or(named, text, Q(email__iexact=text) | Q(full_name__iexact=text))
+
+
 def _people_lookup(sides):
     return Lookup(
         queryset=lambda p: _people(p, sides),
         search=_people_search,
         key=lambda u: u.email,
         label=lambda u: u.get_full_name() or u.email,
-        resolve=lambda qs, text: _by_id_or(qs, text, Q(email__iexact=text)),
+        resolve=_person_resolve,
         help_text=_("Type a name or e-mail address."),
     )
 

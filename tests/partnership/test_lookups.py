@@ -217,3 +217,23 @@ def test_create_pages_do_not_list_every_product(world, client, page):
     assert one == ten
     assert "QC-009" not in body and "<datalist" in body
     assert f'hx-get="{reverse("lookup", args=[world.ours.pk, "products"])}?field=product"' in body
+
+
+def test_a_person_is_typed_by_e_mail_or_full_name(world):
+    from comms.forms import ActionItemForm
+
+    world.account_manager.first_name, world.account_manager.last_name = "Ewa", "Dąbrowska"
+    world.account_manager.save()
+    due = dt.date.today().isoformat()
+    for typed in ("ewa dąbrowska", "AM@ems.example", str(world.account_manager.pk)):
+        form = ActionItemForm(
+            {"title": "x", "owner": typed, "due_date": due}, partnership=world.ours
+        )
+        assert form.is_valid(), form.errors
+        assert form.cleaned_data["owner"] == world.account_manager
+    world.buyer.first_name, world.buyer.last_name = "Ewa", "Dąbrowska"
+    world.buyer.save()
+    form = ActionItemForm(
+        {"title": "x", "owner": "Ewa Dąbrowska", "due_date": due}, partnership=world.ours
+    )
+    assert "Several match" in form.errors["owner"][0]
