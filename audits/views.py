@@ -10,7 +10,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from contracts.services import side_membership
 from contracts.views import add_errors
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
@@ -40,7 +39,7 @@ class AuditMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, m = side_membership(self.request.user, self.partnership)
+        side, m = self.side_membership()
         ctx.update(
             tab=self.tab,
             side=side,
@@ -378,7 +377,7 @@ class ScorecardView(AuditMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         card = services.scorecard(self.partnership)
-        _side, m = side_membership(self.request.user, self.partnership)
+        _side, m = self.side_membership()
         profile = SupplierProfile.objects.filter(organization=self.partnership.ems).first()
         ctx.update(
             card=card,

@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from contracts.services import side_membership
 from contracts.views import add_errors
 from partnership.models import NotificationSettings
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
@@ -42,7 +41,7 @@ class CommsMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        _side, m = side_membership(self.request.user, self.partnership)
+        _side, m = self.side_membership()
         ctx.update(tab=self.tab, can_write=bool(m and m.role != "viewer"))
         return ctx
 

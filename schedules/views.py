@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from contracts.services import active_contract, side_membership
+from contracts.services import active_contract
 from contracts.views import add_errors
 from partnership.models import Partnership
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
@@ -47,7 +47,7 @@ class ScheduleMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, m = side_membership(self.request.user, self.partnership)
+        side, m = self.side_membership()
         ctx.update(tab=self.tab, side=side, can_write=bool(m and m.role in services.WRITE_ROLES))
         return ctx
 
