@@ -237,3 +237,13 @@ def test_a_person_is_typed_by_e_mail_or_full_name(world):
         {"title": "x", "owner": "Ewa Dąbrowska", "due_date": due}, partnership=world.ours
     )
     assert "Several match" in form.errors["owner"][0]
+
+
+def test_search_field_is_labelled_and_described(world, client):
+    """The label names the input and aria-describedby points at the help text that says what to
+    type (Django sets the attribute; the field template must use the same id)."""
+    client.force_login(world.buyer)
+    body = client.get(reverse("schedules:runs", args=[world.ours.pk])).content.decode()
+    assert '<label for="id_product">' in body
+    assert 'aria-describedby="id_product_helptext"' in body
+    assert '<span class="helptext" id="id_product_helptext">' in body
