@@ -42,9 +42,22 @@ class Lookup:
     help_text: str = ""
 
 
-def _by_id_or(qs, text, other: Q) -> QuerySet:
+def _by_key_or_id(qs, text, key: Q) -> QuerySet:
+    """The objects whose key matches ``text``; "#12" is always the id, a bare "12" only when no
+    key matches (part numbers and ERP ids are often digits)."""
     match = _ID.match(text)
-    return qs.filter(pk=int(match.group(1))) if match else qs.filter(other)
+    if match and text.startswith("#"):
+        return qs.filter(pk=int(match.group(1)))
+    found = qs.filter(key)
+    if match and not found.exists():
+        return qs.filter(pk=int(match.group(1)))
+    return found
+
+
+def _id_q(text) -> Q:
+    """Also suggest the object with this id when the text is one ("12" or "#12")."""
+    match = _ID.match(text)
+    return Q(pk=int(match.group(1))) if match else Q(pk__in=[])
 
 
 def _product_resolve(qs, text):
@@ -54,7 +67,7 @@ def _product_resolve(qs, text):
         exact = qs.filter(part_number__iexact=pn.strip(), revision__iexact=rev.strip())
         if exact.exists():
             return exact
-    return _by_id_or(qs, text, Q(part_number__iexact=text))
+    return _by_key_or_id(qs, text, Q(part_number__iexact=text))
 
 
 def _decision_resolve(qs, text):
@@ -78,7 +91,7 @@ def _people_search(qs, text):
 def _person_resolve(qs, text):
     # An e-mail is unique; a full name usually is (two "Anna Keller"s: pick from the list).
     named = qs.annotate(full_name=Concat("first_name", Value(" "), "last_name"))
-    return _by_id_or(named, text, Q(email__iexact=text) | Q(full_name__iexact=text))
+    return _by_key_or_id(named, text, Q(email__iexact=text) | Q(full_name__iexact=text))
 
 
 def _people_lookup(sides):
@@ -96,7 +109,7 @@ LOOKUPS = {
     "products": Lookup(
         queryset=lambda p: p.products.all(),
         search=lambda qs, text: qs.filter(
-            Q(part_number__istartswith=text) | Q(name__icontains=text)
+            Q(part_number__istartswith=text) | Q(name__icontains=text) | _id_q(text)
         ),
         key=lambda o: f"{o.part_number} rev {o.revision}",
         label=lambda o: o.name,
@@ -106,21 +119,21 @@ LOOKUPS = {
     "runs": Lookup(
         queryset=lambda p: p.production_runs.select_related("product").order_by("-id"),
         search=lambda qs, text: (
-            _by_id_or(qs, text, Q(product__part_number__istartswith=text))
+            qs.filter(_id_q(text) | Q(product__part_number__istartswith=text.lstrip("#")))
             if text
             else qs.exclude(status__in=["completed", "cancelled"])
         ),
         key=lambda o: f"#{o.pk}",
         label=lambda o: str(o),
-        resolve=lambda qs, text: _by_id_or(qs, text, Q(external_id=text)),
+        resolve=lambda qs, text: _by_key_or_id(qs, text, Q(external_id=text)),
         help_text=_("Type a run number (#12) or a part number."),
     ),
     "audits": Lookup(
         queryset=lambda p: p.audits.all(),
-        search=lambda qs, text: _by_id_or(qs, text, Q(title__icontains=text)),
+        search=lambda qs, text: qs.filter(_id_q(text) | Q(title__icontains=text)),
         key=lambda o: f"#{o.pk}",
         label=lambda o: f"{o.title} ({o.planned_date:%Y-%m-%d})" if o.planned_date else o.title,
-        resolve=lambda qs, text: _by_id_or(qs, text, Q(title__iexact=text)),
+        resolve=lambda qs, text: _by_key_or_id(qs, text, Q(title__iexact=text)),
         help_text=_("Type an audit title or number (#12)."),
     ),
     "decisions": Lookup(

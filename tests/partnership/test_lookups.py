@@ -247,3 +247,18 @@ def test_search_field_is_labelled_and_described(world, client):
     assert '<label for="id_product">' in body
     assert 'aria-describedby="id_product_helptext"' in body
     assert '<span class="helptext" id="id_product_helptext">' in body
+
+
+def test_a_numeric_part_number_wins_over_an_id(world, client):
+    """ERP part numbers are often digits: "12" is the part number 12 if there is one, "#12" is
+    always the id."""
+    other = product(world, "MB-1")
+    numeric = product(world, str(other.pk))
+    client.force_login(world.buyer)
+    url = reverse("schedules:runs", args=[world.ours.pk])
+    assert client.post(url, run_data(str(other.pk))).status_code == 302
+    assert client.post(url, run_data(f"#{other.pk}")).status_code == 302
+    assert list(ProductionRun.objects.order_by("pk").values_list("product", flat=True)) == [
+        numeric.pk,
+        other.pk,
+    ]
