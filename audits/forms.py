@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from partnership.lookups import PersonField, bind_lookups
 from partnership.models import User
 
 from .models import (
@@ -56,14 +57,12 @@ class FindingForm(forms.ModelForm):
 
 
 class ActionForm(forms.Form):
-    owner = forms.ModelChoiceField(queryset=User.objects.none(), label=_("Owner (EMS)"))
+    owner = PersonField(kind="people-ems", label=_("Owner (EMS)"))
     due_date = forms.DateField(label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, partnership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = User.objects.filter(
-            memberships__organization_id=partnership.ems_id
-        )
+        bind_lookups(self, partnership)
 
 
 class CertificateForm(forms.ModelForm):

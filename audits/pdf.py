@@ -14,7 +14,7 @@ from django.utils.translation import ngettext
 
 from partnership.pdf import render_pdf
 
-from . import charts, scoring
+from . import charts, services
 from .models import (
     EIGHT_D,
     Answer,
@@ -63,19 +63,6 @@ def _sections(template_id):
     uses for scoring: two queries."""
     return list(
         TemplateSection.objects.filter(template_id=template_id).prefetch_related("questions")
-    )
-
-
-def _score(sections, answers: dict, template, side: str) -> scoring.Score:
-    """``services.compute_score`` on rows already read, instead of three queries per side."""
-    return scoring.score(
-        [
-            (s.code, s.title, [(q.pk, q.code, q.starred) for q in s.questions.all()])
-            for s in sections
-        ],
-        {qid: a.score for (qid, a_side), a in answers.items() if a_side == side},
-        scheme=template.scheme,
-        max_points=max(template.scale or [10]),
     )
 
 
@@ -157,8 +144,8 @@ def audit_report_context(audit: Audit) -> dict:
         .order_by("number")
     )
 
-    oem_score = _score(sections, answers, template, Answer.Side.OEM)
-    ems_score = _score(sections, answers, template, Answer.Side.EMS)
+    oem_score = services.score_of(sections, answers, template, Answer.Side.OEM)
+    ems_score = services.score_of(sections, answers, template, Answer.Side.EMS)
     has_self_assessment = ems_score.answered > 0
     ems_by_code = {s.code: s for s in ems_score.sections}
 

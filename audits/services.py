@@ -138,6 +138,20 @@ def template_sections(template: AuditTemplate):
     ]
 
 
+def score_of(sections, answers: dict, template: AuditTemplate, side: str) -> scoring.Score:
+    """``compute_score`` on rows a page has already read: ``sections`` with their questions
+    prefetched, ``answers`` as {(question_id, side): Answer} — no query (#9)."""
+    return scoring.score(
+        [
+            (s.code, s.title, [(q.pk, q.code, q.starred) for q in s.questions.all()])
+            for s in sections
+        ],
+        {qid: a.score for (qid, a_side), a in answers.items() if a_side == side},
+        scheme=template.scheme,
+        max_points=max(template.scale or [10]),
+    )
+
+
 def compute_score(audit: Audit, side: str = Answer.Side.OEM) -> scoring.Score:
     answers = dict(audit.answers.filter(side=side).values_list("question_id", "score"))
     return scoring.score(

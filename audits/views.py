@@ -11,7 +11,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from contracts.services import side_membership
 from contracts.views import add_errors
 from partnership.lists import ListMixin
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
@@ -42,7 +41,7 @@ class AuditMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, m = side_membership(self.request.user, self.partnership)
+        side, m = self.side_membership()
         ctx.update(
             tab=self.tab,
             side=side,
@@ -144,8 +143,9 @@ class AuditView(AuditMixin, TemplateView):
                     ],
                 )
             )
-        oem_score = services.compute_score(audit, "oem")
-        ems_score = services.compute_score(audit, "ems")
+        # Scored from the sections and answers read above, not read again per side.
+        oem_score = services.score_of(sections, answers, audit.template, "oem")
+        ems_score = services.score_of(sections, answers, audit.template, "ems")
         ctx.update(
             audit=audit,
             rows=rows,
@@ -390,7 +390,7 @@ class ScorecardView(AuditMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         card = services.scorecard(self.partnership)
-        _side, m = side_membership(self.request.user, self.partnership)
+        _side, m = self.side_membership()
         profile = SupplierProfile.objects.filter(organization=self.partnership.ems).first()
         ctx.update(
             card=card,

@@ -4,6 +4,14 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from partnership.lookups import (
+    AuditField,
+    DecisionField,
+    PersonField,
+    ProductField,
+    RunField,
+    bind_lookups,
+)
 from partnership.models import TIME_ZONE_CHOICES, User
 
 from .models import Goal, Meeting, Problem
@@ -128,12 +136,12 @@ class OccurrenceForm(forms.Form):
 
 class ActionItemForm(forms.Form):
     title = forms.CharField(label=_("Action"), max_length=300)
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=User.objects.none())
+    owner = PersonField(label=_("Owner"))
     due_date = forms.DateField(label=_("Due"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, partnership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = people_of(partnership)
+        bind_lookups(self, partnership)
 
 
 class MinutesForm(forms.Form):
@@ -159,17 +167,19 @@ class ProblemForm(forms.ModelForm):
             "decision_request",
         ]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        # Search fields: a partnership has thousands of products and runs (issue #9).
+        field_classes = {
+            "owner": PersonField,
+            "product": ProductField,
+            "production_run": RunField,
+            "audit": AuditField,
+            "decision_request": DecisionField,
+        }
 
     def __init__(self, *args, partnership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = people_of(partnership)
+        bind_lookups(self, partnership)
         self.fields["owner"].required = False
-        self.fields["product"].queryset = partnership.products.all()
-        self.fields["production_run"].queryset = partnership.production_runs.select_related(
-            "product"
-        )
-        self.fields["audit"].queryset = partnership.audits.all()
-        self.fields["decision_request"].queryset = partnership.decision_requests.all()
 
 
 class CommentForm(forms.Form):
@@ -196,10 +206,11 @@ class GoalForm(forms.ModelForm):
             "owner",
         ]
         widgets = {"due_date": forms.DateInput(attrs={"type": "date"})}
+        field_classes = {"owner": PersonField}
 
     def __init__(self, *args, partnership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = people_of(partnership)
+        bind_lookups(self, partnership)
 
 
 class NotificationSettingsForm(forms.Form):

@@ -14,7 +14,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from contracts.services import side_membership
 from contracts.views import add_errors
 from partnership.lists import ListMixin
 from partnership.models import NotificationSettings
@@ -44,7 +43,7 @@ class CommsMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        _side, m = side_membership(self.request.user, self.partnership)
+        _side, m = self.side_membership()
         ctx.update(tab=self.tab, can_write=bool(m and m.role != "viewer"))
         return ctx
 

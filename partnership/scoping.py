@@ -55,7 +55,20 @@ class PartnershipScopedMixin(LoginRequiredMixin):
 
     @cached_property
     def membership(self) -> Membership | None:
-        return self.partnership.membership_of(self.request.user)
+        """As ``Partnership.membership_of`` (OEM side first), from the memberships the
+        middleware has already read for the navigation: no query per page (#9)."""
+        p = self.partnership
+        loaded = getattr(self.request, "memberships", None)
+        if loaded is None:
+            return p.membership_of(self.request.user)
+        mine = [m for m in loaded if m.organization_id in (p.oem_id, p.ems_id)]
+        mine.sort(key=lambda m: m.organization_id != p.oem_id)
+        return mine[0] if mine else None
+
+    def side_membership(self) -> tuple[str | None, Membership | None]:
+        """``contracts.services.side_membership`` for this page's user and partnership."""
+        m = self.membership
+        return (self.partnership.side_of(m.organization), m) if m else (None, None)
 
     def run(self, action, success):
         """Call a service; its ValidationError becomes an error message, success a message.

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from comms import views as comms_views
 
-from . import history_views, job_views, views
+from . import history_views, job_views, lookups, views
 
 urlpatterns = [
     path("", views.DashboardView.as_view(), name="dashboard"),
@@ -42,6 +42,11 @@ urlpatterns = [
         "partnerships/<int:partnership_pk>/audit-trail/export.<str:fmt>",
         history_views.audit_trail_export,
         name="audit_trail_export",
+    ),
+    path(
+        "partnerships/<int:partnership_pk>/lookup/<slug:kind>/",
+        lookups.lookup,
+        name="lookup",
     ),
     path(
         "organizations/<int:pk>/",

@@ -1,6 +1,8 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from partnership.lookups import ProductField, bind_lookups
+
 from .models import LongLeadItem, PriorityRequest, Product, ProductionRun
 
 
@@ -38,10 +40,11 @@ class RunForm(forms.ModelForm):
             "planned_launch": forms.DateInput(attrs={"type": "date"}),
             "due_date": forms.DateInput(attrs={"type": "date"}),
         }
+        field_classes = {"product": ProductField}  # a search field: thousands of products
 
     def __init__(self, *args, partnership=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["product"].queryset = Product.objects.filter(partnership=partnership)
+        bind_lookups(self, partnership)
 
     def clean(self):
         data = super().clean()

@@ -7,10 +7,12 @@ from django.db.models import Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
+from django.utils.formats import localize, number_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
-from contracts.services import active_contract, side_membership
+from contracts.services import active_contract
 from contracts.views import add_errors
 from partnership.lists import ListMixin
 from partnership.models import Partnership
@@ -46,7 +48,7 @@ class ScheduleMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, m = side_membership(self.request.user, self.partnership)
+        side, m = self.side_membership()
         ctx.update(tab=self.tab, side=side, can_write=bool(m and m.role in services.WRITE_ROLES))
         return ctx
 
@@ -83,7 +85,10 @@ class ProductDetailView(ScheduleMixin, TemplateView):
             Product.objects.for_partnership(self.partnership).prefetch_related(
                 Prefetch(
                     "readiness",
-                    queryset=ReadinessItem.objects.prefetch_related("files__uploaded_by"),
+                    # reviewed_by is shown per item: joined, not a query per item (#9).
+                    queryset=ReadinessItem.objects.select_related("reviewed_by").prefetch_related(
+                        "files__uploaded_by"
+                    ),
                 )
             ),
             pk=self.kwargs["pk"],
@@ -356,12 +361,13 @@ class CapacityView(ScheduleMixin, TemplateView):
         contract = active_contract(self.partnership)
         warning = contract.capacity_warning_pct if contract else 90
         critical = contract.capacity_critical_pct if contract else 100
+        currency = contract.currency if contract else "EUR"
         loads = services.weekly_load(self.partnership)
         publication = services.latest_publication(self.partnership)
         changes = []
         if publication:
             changes = list(
-                publication.changes.select_related("product").exclude(
+                publication.changes.select_related("product", "acknowledged_by").exclude(
                     verdict=DemandChange.Verdict.WITHIN
                 )[:200]
             )
@@ -372,17 +378,68 @@ class CapacityView(ScheduleMixin, TemplateView):
             critical=critical,
             alerts=CapacityAlert.objects.for_partnership(self.partnership)
             .exclude(status="resolved")
+            .select_related("acknowledged_by")
             .order_by("week", "kind"),
             publication=publication,
             changes=changes,
+            change_rows=self.change_rows(changes, currency),
             unacknowledged=[c for c in changes if c.is_breach and not c.acknowledged_at],
             exposure=sum((c.exposure or 0) for c in changes),
-            currency=getattr(active_contract(self.partnership), "currency", "EUR"),
+            currency=currency,
             capacity_form=TableUploadForm(),
             demand_form=TableUploadForm(),
             import_errors=kwargs.get("import_errors"),
         )
         return ctx
+
+    @staticmethod
+    def change_rows(changes, currency) -> str:
+        """The rows of the changes table (up to 200), built here rather than in the template:
+        the template engine's cost per variable made them most of the page's time (#9)."""
+
+        def band(c):
+            if c.max_increase_pct is None:
+                return ""
+            return format_html(
+                ' <span class="muted small">+{}/−{}%</span>',
+                localize(c.max_increase_pct),
+                localize(c.max_decrease_pct),
+            )
+
+        labels = {value: str(label) for value, label in DemandChange.Verdict.choices}
+
+        def verdict(c):
+            if not c.acknowledged_by:
+                return labels[c.verdict]
+            return format_html(
+                '{} <span class="small muted">✓ {}</span>', labels[c.verdict], c.acknowledged_by
+            )
+
+        def exposure(c):
+            if not c.exposure:
+                return "—"
+            return f"{number_format(c.exposure, 2, force_grouping=True)} {currency}"
+
+        return format_html_join(
+            "",
+            '<tr class="{}"><td>{}</td><td>{}</td><td class="num">{}</td><td class="num">{}'
+            '</td><td class="num">{}</td><td>{}{}</td><td>{}</td><td class="num">{}</td></tr>',
+            (
+                (
+                    "breach" if c.is_breach else "",
+                    c.product.part_number,
+                    f"{c.week:%G-W%V}",
+                    c.weeks_out,  # integers: no thousands separator (as in the template)
+                    c.previous_quantity,
+                    c.new_quantity,
+                    c.band_label or "—",
+                    band(c),
+                    verdict(c),
+                    exposure(c),
+                )
+                for c in changes
+            ),
+        )
 
     def post(self, request, *args, **kwargs):
         what = request.POST.get("what")

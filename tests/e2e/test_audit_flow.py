@@ -73,7 +73,7 @@ def test_audit_finding_8d_and_closure_on_a_narrow_screen(demo, browser: Browser,
 
     ems = session(browser, base, "quality@vistula.example")
     ems.goto(base + finding.get_absolute_url())
-    ems.select_option("select[name=owner]", label="Ewa Dąbrowska")
+    ems.fill("input[name=owner]", "Ewa Dąbrowska")
     ems.fill("input[name=due_date]", (dt.date.today() + dt.timedelta(days=10)).isoformat())
     ems.get_by_role("button", name="Start the 8D").click()
     for n in range(1, 8):

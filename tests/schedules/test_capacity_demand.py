@@ -535,3 +535,31 @@ def test_weekly_load_queries_do_not_grow_with_products(world, this_monday, unit)
     fifty = _load_queries(world, this_monday, products)
     assert one == fifty
     assert fifty <= 4
+
+
+@pytest.mark.parametrize("unit", ["units", "hours"])
+def test_weekly_load_is_one_query(world, product, this_monday, unit, django_assert_num_queries):
+    """Publication, unit, capacity and demand for all weeks: one SQL statement (DESIGN.md §5)."""
+    w0, w1 = weeks_from(this_monday, 0, 1)
+    capacity(world, [{"week": w1.isoformat(), "amount": "80", "unit": unit}])
+    demand(world, [{"product": "MB-200", "week": w0.isoformat(), "quantity": "400"}])
+    demand(world, [{"product": "MB-200", "week": w1.isoformat(), "quantity": "800"}])
+    with django_assert_num_queries(1):
+        loads = services.weekly_load(world.ours, start=this_monday, weeks=52)
+    assert len(loads) == 52
+    # The unit is that of the first planned week even when week 0 has no capacity; only the
+    # latest forecast counts (week 0 dropped to zero in it).
+    assert {x.unit for x in loads} == {unit}
+    assert (loads[0].capacity, loads[0].demand) == (0, 0)
+    expected = 800 / product.units_per_hour if unit == "hours" else 800
+    assert (loads[1].capacity, loads[1].demand) == (80, expected)
+    assert all((x.capacity, x.demand) == (0, 0) for x in loads[2:])
+
+
+def test_weekly_load_without_any_plan_or_forecast(world, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        loads = services.weekly_load(world.ours, weeks=3)
+    assert [(x.capacity, x.demand, x.unit, x.utilisation) for x in loads] == [
+        (0, 0, "units", None)
+    ] * 3
+    assert [x.week for x in loads] == [loads[0].week + dt.timedelta(weeks=i) for i in range(3)]
