@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from partnership.models import Membership, Partnership, Role
 from partnership.notifications import key_people, members, notify
@@ -162,61 +163,81 @@ def create_draft(*, by, partnership: Partnership) -> Contract:
     return contract
 
 
+def _bulk_create(model, objs) -> None:
+    """Insert many rows and their "created" history rows (who and when) in a few statements."""
+    bulk_create_with_history(list(objs), model)
+
+
 def _copy_content(source: Contract, target: Contract):
-    ResponsibilityItem.objects.bulk_create(
-        ResponsibilityItem(
-            contract=target,
-            area=i.area,
-            activity=i.activity,
-            oem=i.oem,
-            ems=i.ems,
-            position=i.position,
-            lineage=i.lineage,
-        )
-        for i in source.matrix.all()
+    _bulk_create(
+        ResponsibilityItem,
+        (
+            ResponsibilityItem(
+                contract=target,
+                area=i.area,
+                activity=i.activity,
+                oem=i.oem,
+                ems=i.ems,
+                position=i.position,
+                lineage=i.lineage,
+            )
+            for i in source.matrix.all()
+        ),
     )
     rules = []
     for r in source.rules.all():
         r.pk, r.id, r.contract = None, None, target
         rules.append(r)
-    DecisionRule.objects.bulk_create(rules)
-    FlexBand.objects.bulk_create(
-        FlexBand(
-            contract=target,
-            from_week=b.from_week,
-            to_week=b.to_week,
-            max_increase_pct=b.max_increase_pct,
-            max_decrease_pct=b.max_decrease_pct,
-            max_pull_in_weeks=b.max_pull_in_weeks,
-            max_push_out_weeks=b.max_push_out_weeks,
-            lineage=b.lineage,
-        )
-        for b in source.flex_bands.all()
+    _bulk_create(DecisionRule, rules)
+    _bulk_create(
+        FlexBand,
+        (
+            FlexBand(
+                contract=target,
+                from_week=b.from_week,
+                to_week=b.to_week,
+                max_increase_pct=b.max_increase_pct,
+                max_decrease_pct=b.max_decrease_pct,
+                max_pull_in_weeks=b.max_pull_in_weeks,
+                max_push_out_weeks=b.max_push_out_weeks,
+                lineage=b.lineage,
+            )
+            for b in source.flex_bands.all()
+        ),
     )
 
 
 def _apply_template(contract: Contract):
-    ResponsibilityItem.objects.bulk_create(
-        ResponsibilityItem(
-            contract=contract, area=str(a), activity=str(act), oem=o, ems=e, position=n * 10
-        )
-        for n, (a, act, o, e) in enumerate(template_data.MATRIX)
+    _bulk_create(
+        ResponsibilityItem,
+        (
+            ResponsibilityItem(
+                contract=contract, area=str(a), activity=str(act), oem=o, ems=e, position=n * 10
+            )
+            for n, (a, act, o, e) in enumerate(template_data.MATRIX)
+        ),
     )
-    DecisionRule.objects.bulk_create(
-        DecisionRule(contract=contract, position=n * 10, **rule)
-        for n, rule in enumerate(template_data.RULES)
+    _bulk_create(
+        DecisionRule,
+        (
+            DecisionRule(contract=contract, position=n * 10, **rule)
+            for n, rule in enumerate(template_data.RULES)
+        ),
     )
-    FlexBand.objects.bulk_create(
-        FlexBand(
-            contract=contract,
-            from_week=f,
-            to_week=t,
-            max_increase_pct=Decimal(up),
-            max_decrease_pct=Decimal(down),
-            max_pull_in_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[0],
-            max_push_out_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[1],
-        )
-        for f, t, up, down in template_data.FLEX_BANDS
+    _bulk_create(
+        FlexBand,
+        (
+            FlexBand(
+                contract=contract,
+                from_week=f,
+                to_week=t,
+                max_increase_pct=Decimal(up),
+                max_decrease_pct=Decimal(down),
+                max_pull_in_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[0],
+                max_push_out_weeks=template_data.FLEX_RESCHEDULE.get(f, (None, None))[1],
+            )
+            for f, t, up, down in template_data.FLEX_BANDS
+        ),
     )
 
 
@@ -250,7 +271,7 @@ def replace_flex_bands(*, by, contract: Contract, bands: list[FlexBand]) -> None
     for band in bands:
         band.contract = contract
         band.pk = None
-    FlexBand.objects.bulk_create(bands)
+    _bulk_create(FlexBand, bands)
 
 
 # --- Responsibility matrix -----------------------------------------------------------------
@@ -355,7 +376,7 @@ def import_matrix_csv(*, by, contract: Contract, data: bytes) -> ImportResult:
     for item in items:  # keep lineage so version comparison sees "changed", not "removed + added"
         item.lineage = old.get((item.area.lower(), item.activity.lower()), item.lineage)
     contract.matrix.all().delete()
-    ResponsibilityItem.objects.bulk_create(items)
+    _bulk_create(ResponsibilityItem, items)
     return ImportResult(len(items), [])
 
 
@@ -548,9 +569,9 @@ def sign(*, by, contract: Contract) -> Contract:
 
 def _activate(contract: Contract) -> None:
     now = timezone.now()
-    contract.partnership.contracts.filter(status=Contract.Status.ACTIVE).update(
-        status=Contract.Status.SUPERSEDED, updated_at=now
-    )
+    for previous in contract.partnership.contracts.filter(status=Contract.Status.ACTIVE):
+        previous.status = Contract.Status.SUPERSEDED
+        previous.save(update_fields=["status", "updated_at"])  # with its history row
     contract.status = Contract.Status.ACTIVE
     contract.activated_at = now
     contract.content_hash = content_hash(contract)
@@ -569,9 +590,13 @@ def _activate(contract: Contract) -> None:
 def expire_contracts(now=None) -> int:
     """Active contracts whose term ended become expired (daily task)."""
     today = timezone.localdate(now or timezone.now())
-    return Contract.objects.filter(status=Contract.Status.ACTIVE, effective_until__lt=today).update(
-        status=Contract.Status.EXPIRED, updated_at=timezone.now()
-    )
+    ended = Contract.objects.filter(status=Contract.Status.ACTIVE, effective_until__lt=today)
+    n = 0
+    for contract in ended.select_for_update(skip_locked=True):
+        contract.status = Contract.Status.EXPIRED
+        contract.save(update_fields=["status", "updated_at"])  # with its history row
+        n += 1
+    return n
 
 
 def _flex_content(band: FlexBand) -> list:

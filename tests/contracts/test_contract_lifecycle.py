@@ -659,3 +659,28 @@ def test_bands_without_reschedule_limits_keep_the_hash_they_were_signed_with(wor
     band.save()
     row = services.content_snapshot(draft)["flex"][1]
     assert row == [5, 8, "10.0", "10.0"]  # the shape contracts were signed with before
+
+
+def test_drafts_supersession_and_expiry_leave_history(world, draft):
+    # The template's rows were created with the draft, and say so in their history.
+    item = draft.matrix.first()
+    assert [h.history_type for h in item.history.all()] == ["+"]
+    assert draft.flex_bands.first().history.count() == 1
+    services.propose(by=world.buyer, contract=draft)
+    services.sign(by=world.buyer, contract=draft)
+    services.sign(by=world.account_manager, contract=draft)
+    successor = services.create_draft(by=world.buyer, partnership=world.ours)
+    assert successor.rules.first().history.count() == 1
+    successor = services.update_terms(
+        by=world.buyer, contract=successor, effective_from=dt.date(2026, 6, 1)
+    )
+    services.propose(by=world.buyer, contract=successor)
+    services.sign(by=world.buyer, contract=successor)
+    services.sign(by=world.account_manager, contract=successor)
+    draft.refresh_from_db()
+    assert draft.status == Contract.Status.SUPERSEDED
+    assert draft.history.first().status == Contract.Status.SUPERSEDED
+    Contract.objects.filter(pk=successor.pk).update(effective_until=dt.date(2026, 7, 1))
+    assert services.expire_contracts(now=timezone.now().replace(year=2026, month=8)) == 1
+    successor.refresh_from_db()
+    assert successor.history.first().status == Contract.Status.EXPIRED
