@@ -23,7 +23,9 @@ def test_audit_page_reads_checklist_and_answers_once(
     assert response.status_code == 200
     sql = [q["sql"] for q in queries.captured_queries]
     assert sum('FROM "audits_templatesection"' in s for s in sql) == 1
-    assert sum('FROM "audits_templatequestion"' in s for s in sql) == 1
+    # (The history card looks up the few questions its latest changes name, by id.)
+    checklist = [s for s in sql if '"audits_templatequestion"."id" IN (' not in s]
+    assert sum('FROM "audits_templatequestion"' in s for s in checklist) == 1
     assert sum('FROM "audits_answer"' in s for s in sql) == 1
     oem, ems = response.context["oem_score"], response.context["ems_score"]
     assert oem == services.compute_score(process_audit, "oem")
