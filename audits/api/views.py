@@ -25,6 +25,7 @@ from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -85,7 +86,7 @@ class IntegerFilter(django_filters.NumberFilter):
 
 
 def updated_since():
-    return django_filters.IsoDateTimeFilter(
+    return UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 

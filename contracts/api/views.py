@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import services
 from ..filters import DecisionRequestFilter
@@ -68,7 +69,7 @@ class ContractFilter(django_filters.FilterSet):
         field_name="partnership_id", label=_("Partnership id")
     )
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices, label=_("Status"))
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 

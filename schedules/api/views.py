@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -172,7 +173,7 @@ class PartnershipIdFilter(django_filters.FilterSet):
     partnership = django_filters.NumberFilter(
         field_name="partnership_id", label=_("Partnership id")
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 
@@ -411,7 +412,7 @@ class PriorityRequestFilter(django_filters.FilterSet):
     )
     run = django_filters.NumberFilter(field_name="run_id", label=_("Run id"))
     status = django_filters.ChoiceFilter(choices=PriorityRequest.Status.choices)
-    requested_since = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_since = UtcIsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
 
     class Meta:
         model = PriorityRequest
@@ -516,7 +517,7 @@ class DemandPublicationFilter(django_filters.FilterSet):
     partnership = django_filters.NumberFilter(
         field_name="partnership_id", label=_("Partnership id")
     )
-    published_since = django_filters.IsoDateTimeFilter(
+    published_since = UtcIsoDateTimeFilter(
         field_name="published_at", lookup_expr="gte", label=_("Published at or after")
     )
     external_id = django_filters.CharFilter()
