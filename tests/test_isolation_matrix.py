@@ -284,9 +284,13 @@ def call(client, method, url, api):
     )
 
 
-def leaks(world, response):
+def body_text(response):
     body = b"".join(response) if response.streaming else response.content
-    text = body.decode("utf-8", "replace")
+    return body.decode("utf-8", "replace")
+
+
+def leaks(world, response):
+    text = body_text(response)
     return [s for s in world.secrets if s in text]
 
 
@@ -568,3 +572,19 @@ def test_an_ems_user_cannot_approve_a_decision_request(trust_world, client):
     request.refresh_from_db()
     assert request.status == DecisionRequest.Status.AWAITING_OEM
     assert request.answered_by_id is None
+
+
+def test_our_calendar_feed_shows_none_of_the_foreign_meetings(trust_world, client):
+    """The .ics feed is reached by its token, not a session: it must still list only the
+    feed owner's meetings while the foreign partnership has meetings of its own (which the
+    foreign feed, with its own token, does show)."""
+    from comms.models import CalendarFeed
+
+    world = trust_world
+    feed = CalendarFeed.objects.create(user=world.users["buyer"], token=CalendarFeed.new_token())
+    ours = client.get(reverse("calendar_feed", args=[feed.token]))
+    assert ours.status_code == 200
+    assert body_text(ours).startswith("BEGIN:VCALENDAR")
+    assert not leaks(world, ours)
+    theirs = client.get(reverse("calendar_feed", args=[world.tokens["calendar_feed"]]))
+    assert world.objects["meeting"].title in body_text(theirs)  # the check can see a leak

@@ -21,7 +21,7 @@ from partnership.models import Organization, Role, User
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES_PER_OPERATION = 6
+EXAMPLES_PER_OPERATION = 8
 CHECKS = [not_a_server_error, response_schema_conformance]
 
 
