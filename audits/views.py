@@ -7,7 +7,7 @@ from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import TemplateView
 
 from contracts.services import side_membership
@@ -273,6 +273,7 @@ def answer(request, partnership_pk, pk):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def audit_pdf(request, partnership_pk, pk):
     from .pdf import render_audit_pdf
 
@@ -284,6 +285,7 @@ def audit_pdf(request, partnership_pk, pk):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def evidence_file(request, partnership_pk, pk, evidence_pk):
     partnership = scoped_partnership(request, partnership_pk)
     record = get_object_or_404(
@@ -434,6 +436,7 @@ class ScorecardView(AuditMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def certificate_file(request, partnership_pk, pk):
     partnership = scoped_partnership(request, partnership_pk)
     cert = get_object_or_404(

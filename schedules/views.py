@@ -10,6 +10,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from contracts.services import active_contract, side_membership
@@ -176,6 +177,7 @@ class ProductDetailView(ScheduleMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def readiness_file(request, partnership_pk, pk, file_pk):
     """Documents are served only to members of the partnership, never from a public URL."""
     record = get_object_or_404(

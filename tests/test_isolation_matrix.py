@@ -588,3 +588,42 @@ def test_our_calendar_feed_shows_none_of_the_foreign_meetings(trust_world, clien
     assert not leaks(world, ours)
     theirs = client.get(reverse("calendar_feed", args=[world.tokens["calendar_feed"]]))
     assert world.objects["meeting"].title in body_text(theirs)  # the check can see a leak
+
+
+# Routes that answer 404 to GET by design (POST-only actions).
+GET_404_BY_DESIGN = {"contracts:action", "contracts:create", "contracts:rule_delete"}
+DOWNLOADS = {
+    "contracts:matrix_csv",
+    "contracts:pdf",
+    "contracts:decision_attachment",
+    "schedules:readiness_file",
+    "audits:report",
+    "audits:evidence",
+    "audits:certificate_file",
+    "comms:meeting_ics",
+    "comms:minutes_pdf",
+    "comms:comment_file",
+}
+
+
+def test_the_owners_reach_every_object_the_matrix_uses(trust_world, client):
+    """Control for the matrix above: the very URLs that answer 404 to us answer the foreign
+    partnership's own buyer (not 404), so the 404s come from scoping, not from wrong ids.
+    Downloads are GET-only (405 to a POST)."""
+    world = trust_world
+    client.raise_request_exception = False
+    client.force_login(world.their_buyer)
+    missing, checked = [], 0
+    for name, route, params, callback in walk():
+        if not params or name in TOKEN_ROUTES or name in GET_404_BY_DESIGN:
+            continue
+        for url, _keys in url_variants(world, None, name, route, params, callback, mixed=False):
+            response = client.get(url)
+            checked += 1
+            if response.status_code == 404 or response.status_code >= 500:
+                missing.append(f"GET {url} → {response.status_code}")
+            if name in DOWNLOADS:
+                assert response.status_code == 200, url
+                assert client.post(url).status_code == 405, url
+    assert not missing, "\n".join(missing)
+    assert checked >= 100
