@@ -13,7 +13,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/portal
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/1
 
 .PHONY: install run demo test test-fast lint format check-deploy compose-check constraints clean \
-	bench bench-data
+	bench bench-data audit
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ run: demo
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/audit.py
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -64,6 +65,11 @@ bench-data: install
 bench: install
 	-$(PY) -m bench.generate --scale $(SCALE) --if-missing
 	-$(PY) -m bench.run --scale $(SCALE) $(BENCH_ARGS)
+
+# Known vulnerabilities in the pinned dependencies (pip-audit; says so when no vulnerability
+# database is reachable instead of failing). `make test` runs it.
+audit: install
+	$(PY) scripts/audit.py
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

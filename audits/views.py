@@ -8,7 +8,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from django.views.generic import TemplateView
 
 from contracts.views import add_errors
@@ -274,6 +274,7 @@ def answer(request, partnership_pk, pk):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def audit_pdf(request, partnership_pk, pk):
     from .pdf import render_audit_pdf
 
@@ -285,6 +286,7 @@ def audit_pdf(request, partnership_pk, pk):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def evidence_file(request, partnership_pk, pk, evidence_pk):
     partnership = scoped_partnership(request, partnership_pk)
     record = get_object_or_404(
@@ -447,6 +449,7 @@ class ScorecardView(AuditMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def certificate_file(request, partnership_pk, pk):
     partnership = scoped_partnership(request, partnership_pk)
     cert = get_object_or_404(

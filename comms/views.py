@@ -12,6 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from contracts.views import add_errors
@@ -237,6 +238,7 @@ class MeetingView(CommsMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def meeting_ics(request, partnership_pk, pk):
     partnership = scoped_partnership(request, partnership_pk)
     meeting = get_object_or_404(Meeting.objects.for_partnership(partnership), pk=pk)
@@ -249,6 +251,7 @@ def meeting_ics(request, partnership_pk, pk):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def minutes_pdf(request, partnership_pk, pk):
     from .pdf import render_minutes_pdf
 
@@ -403,6 +406,7 @@ class ProblemView(CommsMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def comment_attachment(request, partnership_pk, pk, comment_pk):
     partnership = scoped_partnership(request, partnership_pk)
     comment = get_object_or_404(
@@ -529,6 +533,7 @@ def calendar_settings(request):
     return render(request, "comms/calendar_settings.html", {"feed_url": url, "form": form})
 
 
+@require_safe  # a download: GET/HEAD only
 def calendar_feed(request, token):
     """Public URL, private token: a calendar app fetches it without logging in."""
     feed = (

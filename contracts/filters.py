@@ -2,6 +2,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from partnership.filters import UtcIsoDateTimeFilter
+
 from .models import Category, Contract, DecisionMode, DecisionRequest
 
 
@@ -18,7 +20,7 @@ class DecisionRequestFilter(django_filters.FilterSet):
         label=_("State"),
         empty_label=_("All"),
     )
-    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    updated_since = UtcIsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     external_id = django_filters.CharFilter()
     sort = django_filters.OrderingFilter(
         fields=(("created_at", "created"), ("due_at", "due"), ("number", "number")),

@@ -9,6 +9,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views import View
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from partnership.lists import ListMixin
@@ -293,6 +294,7 @@ class MatrixRowView(ContractMixin, View):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def matrix_csv(request, partnership_pk, pk):
     partnership = scoped_partnership(request, partnership_pk)
     contract = get_object_or_404(Contract.objects.for_partnership(partnership), pk=pk)
@@ -454,6 +456,7 @@ class CompareView(ContractMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def contract_pdf(request, partnership_pk, pk):
     from .pdf import render_contract_pdf
 
@@ -605,6 +608,7 @@ class DecisionDetailView(PartnershipScopedMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def decision_attachment(request, partnership_pk, pk, attachment_pk):
     partnership = scoped_partnership(request, partnership_pk)
     attachment = get_object_or_404(

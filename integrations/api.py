@@ -17,6 +17,7 @@ from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionS
 from partnership.api.filters import IdFilter
 from partnership.api.pagination import TombstonePagination
 from partnership.api.viewsets import ERROR_RESPONSES
+from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .models import ApiKey, Tombstone
@@ -45,7 +46,7 @@ class TombstoneFilter(django_filters.FilterSet):
     object_type = django_filters.MultipleChoiceFilter(
         choices=[(name, name) for name in OBJECT_TYPES], label=_("API resource (repeatable)")
     )
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="deleted_at", lookup_expr="gte", label=_("Deleted or closed at or after")
     )
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.formats import localize, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 from django.views.generic import TemplateView
 
 from contracts.services import active_contract
@@ -201,6 +202,7 @@ class ProductDetailView(ScheduleMixin, TemplateView):
 
 
 @login_required
+@require_safe  # a download: GET/HEAD only
 def readiness_file(request, partnership_pk, pk, file_pk):
     """Documents are served only to members of the partnership, never from a public URL."""
     record = get_object_or_404(

@@ -151,6 +151,10 @@ class AuditSerializer(serializers.ModelSerializer):
         help_text=_("The EMS's self-assessment: overall and per section (element).")
     )
     answers = AnswerSerializer(many=True, read_only=True)
+    # Read-only model choice fields lose allow_blank: say that "" (not decided yet) occurs.
+    recommendation = serializers.ChoiceField(
+        choices=Audit.Recommendation.choices, allow_blank=True, read_only=True
+    )
 
     class Meta:
         model = Audit

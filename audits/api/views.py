@@ -26,6 +26,7 @@ from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionS
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -82,7 +83,7 @@ class RespondMixin:
 
 
 def updated_since():
-    return django_filters.IsoDateTimeFilter(
+    return UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 

@@ -66,6 +66,13 @@ def same_partnership(data, partnership, *fields):
 # --- Meetings -------------------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "uri"}, {"type": "string", "maxLength": 0}]}
+)
+class BlankableURLField(serializers.URLField):
+    """A URL or "" (none): the schema says so, where a plain URLField promises a URI."""
+
+
 class MeetingSerializer(serializers.ModelSerializer):
     """A meeting or a whole series; a moved occurrence is a meeting of its own with ``parent``
     (the series) and ``recurrence_id`` (the start it replaces)."""
@@ -81,6 +88,7 @@ class MeetingSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text=_("Starts of cancelled occurrences."),
     )
+    conference_url = BlankableURLField(read_only=True)
 
     class Meta:
         model = Meeting

@@ -24,6 +24,7 @@ from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import recurrence, services
 from ..ics import invitation
@@ -86,7 +87,7 @@ class RespondMixin:
 
 
 def updated_since():
-    return django_filters.IsoDateTimeFilter(
+    return UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 
@@ -157,12 +158,12 @@ class MeetingFilter(django_filters.FilterSet):
 
 
 # ``from`` is a Python keyword: the window's filters are added by name.
-MeetingFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(
+MeetingFilter.base_filters["from"] = UtcIsoDateTimeFilter(
     field_name="end",
     method="deferred_to_window",
     label=_("With an occurrence ending after this time"),
 )
-MeetingFilter.base_filters["to"] = django_filters.IsoDateTimeFilter(
+MeetingFilter.base_filters["to"] = UtcIsoDateTimeFilter(
     field_name="start",
     method="deferred_to_window",
     label=_("With an occurrence starting before this time"),

@@ -15,6 +15,7 @@ from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import services
 from ..filters import DecisionRequestFilter
@@ -69,7 +70,7 @@ class ContractFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices, label=_("Status"))
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 

@@ -20,6 +20,7 @@ from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, documented_read_only
+from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -172,7 +173,7 @@ def body(serializer_class, view, data):
 class PartnershipIdFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 
@@ -367,7 +368,7 @@ class PriorityRequestFilter(django_filters.FilterSet):
     partnership = IdFilter(field_name="run__partnership_id", label=_("Partnership id"))
     run = IdFilter(field_name="run_id", label=_("Run id"))
     status = django_filters.ChoiceFilter(choices=PriorityRequest.Status.choices)
-    requested_since = django_filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_since = UtcIsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
 
     class Meta:
         model = PriorityRequest
@@ -470,7 +471,7 @@ class CapacityViewSet(ScopedViewSetMixin, viewsets.ReadOnlyModelViewSet):
 
 class DemandPublicationFilter(django_filters.FilterSet):
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
-    published_since = django_filters.IsoDateTimeFilter(
+    published_since = UtcIsoDateTimeFilter(
         field_name="published_at", lookup_expr="gte", label=_("Published at or after")
     )
     external_id = django_filters.CharFilter()
@@ -647,7 +648,7 @@ class LongLeadItemFilter(django_filters.FilterSet):
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     product = IdFilter(field_name="product_id", label=_("Product id"))
     external_id = django_filters.CharFilter(label=_("External id"))
-    updated_since = django_filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
     )
 
@@ -706,7 +707,7 @@ class RunChangeFilter(django_filters.FilterSet):
     unacknowledged = django_filters.BooleanFilter(
         field_name="acknowledged_at", lookup_expr="isnull", label=_("Not yet acknowledged")
     )
-    changed_since = django_filters.IsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
+    changed_since = UtcIsoDateTimeFilter(field_name="changed_at", lookup_expr="gte")
 
     class Meta:
         model = RunChange

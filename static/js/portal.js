@@ -25,3 +25,12 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   });
 });
+
+// htmx runs without eval (Content-Security-Policy), so no hx-on attributes: a form marked
+// data-reset-on-success is cleared after htmx submitted it successfully.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const form = event.detail.elt;
+  if (event.detail.successful && form.matches && form.matches("form[data-reset-on-success]")) {
+    form.reset();
+  }
+});
