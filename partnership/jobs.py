@@ -1,5 +1,8 @@
 """Background jobs: long work (large exports, PDF batches) run by Celery with visible progress.
 
+Imports of large spreadsheets (demand, capacity) run the same way: the upload waits in the
+job's file until the worker has published it, then is deleted.
+
 A view creates the :class:`~partnership.models.BackgroundJob` row and enqueues
 :func:`partnership.tasks.run_background_job` after commit; the worker writes the file in
 chunks, updating ``progress`` as it goes, and the job page polls that row. Each kind re-applies
@@ -65,6 +68,19 @@ def start_audit_reports(*, owner, partnership) -> BackgroundJob:
     return _enqueue(job)
 
 
+def start_import(*, owner, partnership, what, filename, data, note="") -> BackgroundJob:
+    """Publish an uploaded capacity or demand file in the background (``what``)."""
+    job = BackgroundJob.objects.create(
+        owner=owner,
+        partnership=partnership,
+        kind=BackgroundJob.Kind.IMPORT,
+        params={"what": what, "filename": filename[:200], "note": note, **_locale()},
+        message=_("Waiting for a worker…"),
+    )
+    job.file.save(f"upload-{job.pk}", ContentFile(data), save=True)
+    return _enqueue(job)
+
+
 def _locale():
     """The requester's language and time zone: the worker writes the file in them."""
     return {
@@ -119,6 +135,8 @@ def run(job_id) -> BackgroundJob:
 def _run(job):
     try:
         scope = _scope(job)
+        if job.kind == BackgroundJob.Kind.IMPORT:
+            return _import(job, scope)
         if job.kind == BackgroundJob.Kind.EXPORT:
             name, data = _export(job, scope)
         else:
@@ -190,6 +208,41 @@ def _audit_reports(job, partnership):
                 },
             )
     return f"audit-reports-{partnership.pk}-{timezone.localdate().isoformat()}.zip", out.getvalue()
+
+
+def _import(job, partnership):
+    from django.core.exceptions import PermissionDenied
+
+    from schedules import services as schedules
+
+    with job.file.open("rb") as upload:
+        data = upload.read()
+
+    def progress(done, total):
+        _report(job, done, total, _("%(done)s of %(total)s rows") % {"done": done, "total": total})
+
+    try:
+        message = schedules.import_table(
+            by=job.owner,
+            partnership=partnership,
+            what=job.params["what"],
+            data=data,
+            filename=job.params.get("filename", ""),
+            note=job.params.get("note", ""),
+            progress=progress,
+        )
+    except schedules.ImportRejected as exc:
+        job.params["errors"] = exc.messages[:200]
+        job.params["error_count"] = len(exc.messages)
+        status, message = BackgroundJob.Status.FAILED, _("Nothing was published.")
+    except PermissionDenied as exc:
+        status, message = BackgroundJob.Status.FAILED, str(exc) or _("Not allowed")
+    else:
+        status = BackgroundJob.Status.DONE
+    job.file.delete(save=False)  # the upload has served its purpose
+    return _finish(
+        job, status, message, progress=100 if status == BackgroundJob.Status.DONE else None
+    )
 
 
 def purge_old(now=None) -> int:

@@ -472,6 +472,7 @@ class BackgroundJob(models.Model):
     class Kind(models.TextChoices):
         EXPORT = "export", _("Export")
         AUDIT_REPORTS = "audit_reports", _("Audit reports (ZIP)")
+        IMPORT = "import", _("Import")
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting")

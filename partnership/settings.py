@@ -141,6 +141,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # --- Lists and background jobs (partnership/lists.py, partnership/jobs.py) ------------------
 # Exports with more rows than this are written by a Celery worker behind a progress bar.
 LIST_EXPORT_ASYNC_ROWS = env.int("LIST_EXPORT_ASYNC_ROWS", default=2000)
+# Uploads larger than this (≈ 10,000 CSV lines) are imported by a worker, with a progress bar.
+IMPORT_ASYNC_BYTES = env.int("IMPORT_ASYNC_BYTES", default=200_000)
 BACKGROUND_JOB_RETENTION_DAYS = env.int("BACKGROUND_JOB_RETENTION_DAYS", default=7)
 BACKGROUND_JOB_QUEUE = env("BACKGROUND_JOB_QUEUE", default="") or None
 

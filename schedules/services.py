@@ -526,7 +526,7 @@ def _parse_number(value, row, errors, field, *, integer=False):
 
 
 @transaction.atomic
-def publish_capacity(*, by, partnership: Partnership, rows: list[dict]) -> int:
+def publish_capacity(*, by, partnership: Partnership, rows: list[dict], progress=None) -> int:
     """Upsert weekly capacity rows (week, line, amount, unit) — all of them or none."""
     _require_side(by, partnership, "ems")
     errors, parsed, seen = [], [], set()
@@ -534,6 +534,7 @@ def publish_capacity(*, by, partnership: Partnership, rows: list[dict]) -> int:
         CapacityPlan.objects.filter(partnership=partnership).values_list("unit", flat=True).first()
     )
     for n, row in enumerate(rows, start=1):
+        _tick(progress, n, len(rows))
         week = _parse_week(row.get("week"), n, errors)
         amount = _parse_number(row.get("amount"), n, errors, "amount")
         unit = (row.get("unit") or existing_unit or CapacityUnit.UNITS).strip().lower()
@@ -602,7 +603,7 @@ def latest_publication(partnership: Partnership) -> DemandPublication | None:
 
 @transaction.atomic
 def publish_demand(
-    *, by, partnership: Partnership, rows: list[dict], note: str = "", today=None
+    *, by, partnership: Partnership, rows: list[dict], note: str = "", today=None, progress=None
 ) -> DemandPublication:
     """A new forecast version from rows (product part number or id, week, quantity) — all or none.
 
@@ -615,6 +616,7 @@ def publish_demand(
     by_ext = {p.external_id: p for p in every if p.external_id}
     errors, lines, seen = [], {}, set()
     for n, row in enumerate(rows, start=1):
+        _tick(progress, n, len(rows))
         key = str(row.get("product") or row.get("part_number") or "").strip()
         product = products.get(key.upper()) or by_ext.get(key) or by_id.get(key)
         if product is None:
@@ -780,6 +782,28 @@ def acknowledge_changes(*, by, publication: DemandPublication) -> int:
     )
     schedule_alert_refresh(publication.partnership)  # acknowledged breaches resolve their alerts
     return n
+
+
+def _tick(progress, n, total, every=1000):
+    """Report import progress (a background job's bar) every ``every`` rows."""
+    if progress is not None and n % every == 0:
+        progress(n, total)
+
+
+def import_table(
+    *, by, partnership: Partnership, what: str, data: bytes, filename="", note="", progress=None
+) -> str:
+    """Publish an uploaded CSV/XLSX file of capacity or demand (all rows or none); the message
+    to show. Used by the capacity page directly and by a background job for large files."""
+    if what == "capacity":
+        rows = parse_table(data, ["week", "amount"], filename)
+        n = publish_capacity(by=by, partnership=partnership, rows=rows, progress=progress)
+        return _("%(n)s capacity weeks published.") % {"n": n}
+    rows = parse_table(data, ["product", "week", "quantity"], filename)
+    publication = publish_demand(
+        by=by, partnership=partnership, rows=rows, note=note, progress=progress
+    )
+    return _("Forecast v%(v)s published.") % {"v": publication.version}
 
 
 CAPACITY_COLUMNS = ["week", "line", "amount", "unit"]

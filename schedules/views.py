@@ -1,5 +1,6 @@
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -15,6 +16,7 @@ from django.views.generic import TemplateView
 
 from contracts.services import active_contract
 from contracts.views import add_errors
+from partnership import jobs
 from partnership.lists import ListMixin
 from partnership.models import Partnership
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
@@ -452,27 +454,33 @@ class CapacityView(ScheduleMixin, TemplateView):
                 return redirect("schedules:capacity", self.partnership.pk)
             upload = form.cleaned_data["file"]
             data = upload.read()
+            side = "ems" if what == "capacity" else "oem"
+            services._require_side(request.user, self.partnership, side)  # 403 now, not later
+            if len(data) > settings.IMPORT_ASYNC_BYTES:  # a large file: a worker, a progress bar
+                job = jobs.start_import(
+                    owner=request.user,
+                    partnership=self.partnership,
+                    what=what,
+                    filename=upload.name,
+                    data=data,
+                    note=form.cleaned_data["note"],
+                )
+                return redirect(job)
             try:
-                if what == "capacity":
-                    rows = services.parse_table(data, ["week", "amount"], upload.name)
-                    n = services.publish_capacity(
-                        by=request.user, partnership=self.partnership, rows=rows
-                    )
-                    messages.success(request, _("%(n)s capacity weeks published.") % {"n": n})
-                else:
-                    rows = services.parse_table(data, ["product", "week", "quantity"], upload.name)
-                    pub = services.publish_demand(
-                        by=request.user,
-                        partnership=self.partnership,
-                        rows=rows,
-                        note=form.cleaned_data["note"],
-                    )
-                    messages.success(request, _("Forecast v%(v)s published.") % {"v": pub.version})
+                message = services.import_table(
+                    by=request.user,
+                    partnership=self.partnership,
+                    what=what,
+                    data=data,
+                    filename=upload.name,
+                    note=form.cleaned_data["note"],
+                )
             except services.ImportRejected as exc:
                 return self.render_to_response(
                     self.get_context_data(import_errors={"what": what, "errors": exc.messages}),
                     status=400,
                 )
+            messages.success(request, message)
         elif what == "ack-alert":
             alert = get_object_or_404(
                 CapacityAlert.objects.for_partnership(self.partnership),
