@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import DecimalField, ExpressionWrapper, F, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
@@ -856,9 +856,14 @@ def weekly_load(
     A week series LEFT JOINs the capacity summed per week and the demand of the latest forecast
     summed per week; the unit (that of the first planned week, else of any plan, else units)
     is computed in the same statement. Demand in line hours divides by each product's rate,
-    so the product join runs only when the unit is hours (a one-time filter in the plan)."""
+    so the product join runs only when the unit is hours (a one-time filter in the plan).
+
+    The statement is PostgreSQL's (``generate_series``); the embedded SQLite of ``make run``
+    gets the same figures from three ORM aggregates."""
     start = monday(start or timezone.localdate())
     end = start + dt.timedelta(weeks=weeks - 1)
+    if connection.vendor != "postgresql":
+        return _weekly_load_orm(partnership, start, weeks)
     with connection.cursor() as cursor:
         cursor.execute(
             _WEEKLY_LOAD_SQL.format(
@@ -879,6 +884,53 @@ def weekly_load(
     return [
         WeekLoad(week=week, capacity=Decimal(capacity), demand=Decimal(demand), unit=unit)
         for week, capacity, demand, unit in rows
+    ]
+
+
+def _weekly_load_orm(partnership: Partnership, start: dt.date, weeks: int) -> list[WeekLoad]:
+    end = start + dt.timedelta(weeks=weeks - 1)
+    capacity = {
+        row["week"]: row
+        for row in CapacityPlan.objects.filter(partnership=partnership, week__range=(start, end))
+        .values("week")
+        .annotate(total=Sum("amount"), unit=Max("unit"))
+    }
+    first = min(capacity) if capacity else None
+    unit = (capacity[first]["unit"] if first else None) or (
+        CapacityPlan.objects.filter(partnership=partnership)
+        .order_by("week", "line")
+        .values_list("unit", flat=True)
+        .first()
+        or CapacityUnit.UNITS
+    )
+    publication = latest_publication(partnership)
+    demand = {}
+    if publication:
+        measure = (
+            Sum(
+                ExpressionWrapper(
+                    F("quantity") / F("product__units_per_hour"),
+                    output_field=DecimalField(max_digits=14, decimal_places=2),
+                )
+            )
+            if unit == CapacityUnit.HOURS
+            else Sum("quantity")
+        )
+        demand = {
+            row["week"]: row["load"]
+            for row in DemandLine.objects.filter(publication=publication, week__range=(start, end))
+            .values("week")
+            .annotate(load=measure)
+        }
+    weeks_list = [start + dt.timedelta(weeks=i) for i in range(weeks)]
+    return [
+        WeekLoad(
+            week=w,
+            capacity=Decimal(capacity.get(w, {}).get("total") or 0),
+            demand=Decimal(demand.get(w) or 0),
+            unit=unit,
+        )
+        for w in weeks_list
     ]
 
 

@@ -88,3 +88,56 @@ def test_no_model_change_is_missing_a_migration():
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The pages of the demo that the embedded-defaults check opens as the demo OEM buyer.
+DEMO_PAGES_SCRIPT = """
+import django
+django.setup()
+from django.test import Client
+from partnership.models import Partnership
+p = Partnership.objects.get(oem__slug="nordwind", ems__slug="baltic")
+client = Client(HTTP_HOST="127.0.0.1")
+assert client.login(email="buyer@nordwind.example", password="portal-demo-2026")
+for path in ["/", f"/partnerships/{p.pk}/", f"/partnerships/{p.pk}/capacity/",
+             f"/partnerships/{p.pk}/products/", f"/partnerships/{p.pk}/runs/",
+             f"/partnerships/{p.pk}/audits/", f"/partnerships/{p.pk}/meetings/",
+             f"/partnerships/{p.pk}/problems/", f"/partnerships/{p.pk}/audit-trail/",
+             f"/partnerships/{p.pk}/export/demand.xlsx"]:
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+print("ok")
+"""
+
+
+def test_make_run_works_on_the_embedded_defaults(tmp_path):
+    """What `make run` does on a fresh machine — migrate and load the demo on SQLite with the
+    filesystem broker, no DATABASE_URL or REDIS_URL — then the main pages answer. (Everything
+    else runs on PostgreSQL; this catches SQL only PostgreSQL understands.)"""
+    env = {
+        k: v for k, v in production_env(DEBUG="1").items() if k not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "DJANGO_SETTINGS_MODULE": "partnership.settings",
+    }
+    for command in (["migrate", "--noinput"], ["seed_demo"]):
+        result = subprocess.run(
+            [sys.executable, "manage.py", *command],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    result = subprocess.run(
+        [sys.executable, "-c", DEMO_PAGES_SCRIPT],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stdout + result.stderr[-3000:]

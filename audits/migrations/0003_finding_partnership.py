@@ -25,9 +25,10 @@ class Migration(migrations.Migration):
             field=models.ForeignKey(blank=True, db_constraint=False, editable=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='partnership.partnership'),
         ),
         # Existing findings take their audit's partnership.
+        # (A correlated subquery: the same SQL on PostgreSQL and on the embedded SQLite.)
         migrations.RunSQL(
-            "UPDATE audits_finding f SET partnership_id = a.partnership_id "
-            "FROM audits_audit a WHERE f.audit_id = a.id",
+            "UPDATE audits_finding SET partnership_id = (SELECT a.partnership_id FROM audits_audit a "
+            "WHERE a.id = audits_finding.audit_id)",
             migrations.RunSQL.noop,
         ),
         migrations.AddConstraint(

@@ -586,6 +586,13 @@ def _record_history(model, pks, history_type, by):
     INSERT … SELECT instead of thousands of model instances."""
     if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True):
         return
+    if connection.vendor != "postgresql":  # the embedded SQLite: simple-history's own way
+        model.history.bulk_history_create(
+            list(model._default_manager.filter(pk__in=pks).order_by("pk")),
+            update=history_type == "~",
+            default_user=by,
+        )
+        return
     qn = connection.ops.quote_name
     history = model.history.model
     tracked = ", ".join(qn(f.column) for f in history.tracked_fields)
