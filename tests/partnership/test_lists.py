@@ -35,11 +35,11 @@ def get(client, url, **params):
     return response
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
-def test_query_count_is_the_same_at_1x_and_10x_rows(world, client, page):
+@pytest.mark.parametrize("list_page", ALL_PAGES)
+def test_query_count_is_the_same_at_1x_and_10x_rows(world, client, list_page):
     seed(world, 2)
-    client.force_login(page_user(world, page))
-    url = page_url(world, page)
+    client.force_login(page_user(world, list_page))
+    url = page_url(world, list_page)
     get(client, url)  # warm-up: sessions, content types, caches
     Notification.objects.update(read_at=None)  # showing unread ones marks them read: again
     with CaptureQueriesContext(connection) as small:
@@ -53,16 +53,16 @@ def test_query_count_is_the_same_at_1x_and_10x_rows(world, client, page):
     assert "Foreign" not in response.content.decode()
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
-def test_every_sortable_header_sorts_both_ways_and_says_so(world, client, page):
+@pytest.mark.parametrize("list_page", ALL_PAGES)
+def test_every_sortable_header_sorts_both_ways_and_says_so(world, client, list_page):
     seed(world, 3)
-    client.force_login(page_user(world, page))
-    headers = get(client, page_url(world, page)).context["list"]["headers"]
+    client.force_login(page_user(world, list_page))
+    headers = get(client, page_url(world, list_page)).context["list"]["headers"]
     sortable = [h for h in headers if h["key"]]
     assert sortable, "a list page without a sortable column"
     for header in sortable:
-        up = get(client, page_url(world, page) + header["url"])
-        down = get(client, page_url(world, page), sort="-" + header["key"])
+        up = get(client, page_url(world, list_page) + header["url"])
+        down = get(client, page_url(world, list_page), sort="-" + header["key"])
         assert up.context["list"]["sort"] == header["key"]
         assert down.context["list"]["sort"] == "-" + header["key"]
         if 'class="sort-link"' in up.content.decode():  # a table: its header says how
@@ -72,13 +72,13 @@ def test_every_sortable_header_sorts_both_ways_and_says_so(world, client, page):
             assert f'<option value="-{header["key"]}" selected>' in down.content.decode()
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
-def test_bad_input_is_ignored_with_a_message_never_a_500(world, client, page):
+@pytest.mark.parametrize("list_page", ALL_PAGES)
+def test_bad_input_is_ignored_with_a_message_never_a_500(world, client, list_page):
     seed(world, 3)
-    client.force_login(page_user(world, page))
+    client.force_login(page_user(world, list_page))
     response = get(
         client,
-        page_url(world, page),
+        page_url(world, list_page),
         sort="no-such-key",
         page="abc",
         page_size="7",
@@ -86,22 +86,22 @@ def test_bad_input_is_ignored_with_a_message_never_a_500(world, client, page):
         export="pdf",
     )
     assert response.context["list"]["page"].number == 1
-    assert response.context["list"]["page_size"] == get_spec_for(page).page_size
+    assert response.context["list"]["page_size"] == get_spec_for(list_page).page_size
     assert "Ignored filter" in response.content.decode()
 
 
-@pytest.mark.parametrize("page", ALL_PAGES)
+@pytest.mark.parametrize("list_page", ALL_PAGES)
 @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
-def test_export_holds_every_filtered_row_of_the_scope_only(world, client, page, fmt):
+def test_export_holds_every_filtered_row_of_the_scope_only(world, client, list_page, fmt):
     seed(world, 3)
-    client.force_login(page_user(world, page))
-    url = page_url(world, page)
+    client.force_login(page_user(world, list_page))
+    url = page_url(world, list_page)
     shown = get(client, url, page_size=25).context["list"]["count"]
     response = client.get(url, {"export": fmt})
     assert response.status_code == 200
     assert response["Content-Disposition"].endswith(f'.{fmt}"')
     rows = read_csv(response) if fmt == "csv" else read_xlsx(response)
-    assert rows[0] == get_spec_for(page).header()
+    assert rows[0] == get_spec_for(list_page).header()
     assert len(rows) - 1 == shown
     assert not any("Foreign" in str(cell) for row in rows for cell in row)
 

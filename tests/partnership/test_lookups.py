@@ -203,11 +203,11 @@ def _page(client, url):
     return len(queries), response.content.decode()
 
 
-@pytest.mark.parametrize("page", ["schedules:runs", "comms:problems"])
-def test_create_pages_do_not_list_every_product(world, client, page):
+@pytest.mark.parametrize("url_name", ["schedules:runs", "comms:problems"])
+def test_create_pages_do_not_list_every_product(world, client, url_name):
     """1× vs 10× products (and their runs): the same queries, and no product in the form."""
     client.force_login(world.buyer)
-    url = reverse(page, args=[world.ours.pk])
+    url = reverse(url_name, args=[world.ours.pk])
     first = product(world, "QC-000")
     run(world.ours, first).delete()  # the runs page lists runs: compare the form, not rows
     one, _body = _page(client, url)

@@ -11,12 +11,12 @@ from tests.factories import MembershipFactory
 
 
 @pytest.mark.parametrize(
-    "page", ["schedules:capacity", "schedules:runs", "comms:problems", "audits:audits"]
+    "url_name", ["schedules:capacity", "schedules:runs", "comms:problems", "audits:audits"]
 )
-def test_one_membership_query_per_partnership_page(world, client, page):
+def test_one_membership_query_per_partnership_page(world, client, url_name):
     client.force_login(world.account_manager)
     with CaptureQueriesContext(connection) as queries:
-        response = client.get(reverse(page, args=[world.ours.pk]))
+        response = client.get(reverse(url_name, args=[world.ours.pk]))
     assert response.status_code == 200
     reads = [q["sql"] for q in queries.captured_queries]
     assert sum(s.startswith('SELECT "partnership_membership"."id"') for s in reads) == 1
