@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import TemplateView
 
 from contracts.views import add_errors
@@ -492,6 +492,7 @@ def goal_chart(goal, width=300, height=90):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def calendar_settings(request):
     """The private feed URL (revocable) and notification preferences."""
     feed = CalendarFeed.objects.filter(user=request.user).first()

@@ -504,6 +504,7 @@ class CapacityView(ScheduleMixin, TemplateView):
 
 
 @login_required
+@require_safe
 def export_table(request, partnership_pk, what, fmt):
     """Capacity or the latest demand of the partnership as CSV or XLSX, in the import format,
     so a partner can download, edit in a spreadsheet and upload again."""

@@ -707,15 +707,28 @@ DOWNLOADS = {
 }
 
 
+def writes_on_a_page(client, url):
+    """Pages take GET and (forms) POST: PUT, PATCH and DELETE must not render the page."""
+    wrong = []
+    for method in ("put", "patch", "delete"):
+        response = getattr(client, method)(url)
+        if response.status_code < 300 or response.status_code >= 500:
+            wrong.append(f"{method.upper()} {url} → {response.status_code} (expected 405)")
+    return wrong
+
+
 def test_the_owners_reach_every_object_the_matrix_uses(trust_world, client):
     """Control for the matrix above: the very URLs that answer 404 to us answer the foreign
     partnership's own buyer (not 404), so the 404s come from scoping, not from wrong ids.
-    Downloads are GET-only (405 to a POST)."""
+    Downloads are GET-only (405 to a POST); no page answers PUT, PATCH or DELETE with a 2xx."""
     world = trust_world
     client.raise_request_exception = False
     client.force_login(world.their_buyer)
     missing, checked = [], 0
     for name, route, params, callback in walk():
+        if not params and not route.startswith("api/") and name != "account_logout":
+            # A page without ids answers its owner's PUT/PATCH/DELETE 405 too.
+            missing += writes_on_a_page(client, reverse(name))
         if not params or name in TOKEN_ROUTES or name in GET_404_BY_DESIGN:
             continue
         variants = url_variants(world, None, name, route, params, callback, False, also=False)
@@ -724,6 +737,8 @@ def test_the_owners_reach_every_object_the_matrix_uses(trust_world, client):
             checked += 1
             if response.status_code == 404 or response.status_code >= 500:
                 missing.append(f"GET {url} → {response.status_code}")
+            if not route.startswith("api/"):
+                missing += writes_on_a_page(client, url)
             if name in DOWNLOADS:
                 assert response.status_code == 200, url
                 assert client.post(url).status_code == 405, url
@@ -968,3 +983,61 @@ def test_our_search_fields_and_list_exports_show_nothing_foreign(trust_world, cl
     theirs = client.get(reverse("lookup", args=[world.theirs.pk, "products"]), {"q": product.name})
     assert product.name in body_text(theirs)
     print(f"\n[isolation] {role}: {count} searches, filtered lists and exports of ours")
+
+
+def test_object_ids_in_post_fields_of_our_pages_are_looked_up_in_ours(trust_world, client):
+    """Our product page with a FOREIGN long-lead item or readiness item in its POST fields, and
+    the schedule actions (long-lead, change) on the FOREIGN product and run: 404, nothing
+    written — the id in a form field is resolved within the page's object like the URL's."""
+    from schedules.models import Product
+
+    world = trust_world
+    o = world.objects
+    client.raise_request_exception = False
+    ours = Product.objects.create(partnership=world.ours, part_number="OURS-1", name="Ours")
+    page = reverse("schedules:product", args=[world.ours.pk, ours.pk])
+    their_product = reverse("schedules:product", args=[world.theirs.pk, o["product"].pk])
+    their_run = reverse("schedules:run", args=[world.theirs.pk, o["production_run"].pk])
+    run = o["production_run"]
+    before = snapshot()
+    posts = [
+        (
+            "account_manager",
+            page,
+            {"what": "long-lead-delete", "long_lead_item": o["long_lead_item"].pk},
+        ),
+        (
+            "account_manager",
+            page,
+            {"what": "required", "item": o["readiness_item"].pk, "required": "0"},
+        ),
+        ("buyer", page, {"what": "review", "item": o["readiness_item"].pk, "decision": "approve"}),
+        (
+            "account_manager",
+            their_product,
+            {"what": "long-lead", "component": "X", "lead_time_weeks": 1, "unit_price": "1"},
+        ),
+        (
+            "account_manager",
+            their_product,
+            {"what": "long-lead-delete", "long_lead_item": o["long_lead_item"].pk},
+        ),
+        (
+            "buyer",
+            their_run,
+            {
+                "what": "change",
+                "quantity": run.quantity + 5,
+                "planned_launch": run.planned_launch.isoformat(),
+                "due_date": run.due_date.isoformat(),
+            },
+        ),
+    ]
+    failures = []
+    for role, url, data in posts:
+        client.force_login(world.users[role])
+        response = client.post(url, data)
+        if response.status_code != 404:
+            failures.append(f"{role} POST {url} {data['what']} → {response.status_code}")
+    assert not failures, "\n".join(failures)
+    assert_unchanged(before, world)
