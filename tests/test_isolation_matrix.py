@@ -8,6 +8,13 @@ when the method or role is refused before the lookup) and stay unchanged in the 
 Routes without parameters (lists, inboxes, exports, search) are asked for the foreign
 partnership's ids and must not show any of its names.
 
+Parameters that come in pairs are tried together: each history kind with a foreign object
+of that kind (and our partnership with it), each search-field kind, each export format;
+upserts by external id use the foreign objects' external ids. Further tests check that an
+upsert from our side with a foreign external id makes a separate object of ours, that our
+search fields and list exports show nothing foreign, that ids in POST fields are looked up
+within the page's object, and that a viewer is refused before their input is read.
+
 A new route whose parameter this file cannot map fails the test with instructions: an
 unscoped route cannot slip in unnoticed.
 """
@@ -973,10 +980,16 @@ def test_our_search_fields_and_list_exports_show_nothing_foreign(trust_world, cl
             if response.status_code != 200 or found:
                 failures.append(f"{kind} ?q={text} → {response.status_code} {found}")
     query = filter_query(world)
+    ours_org = world.oem if role in OEM_ROLES else world.ems
     for name, route, params, _callback in walk():
-        if route.startswith("api/") or params != ("partnership_pk",):
+        if route.startswith("api/"):
             continue
-        url = reverse(name, kwargs={"partnership_pk": world.ours.pk})
+        if params == ("partnership_pk",):
+            url = reverse(name, kwargs={"partnership_pk": world.ours.pk})
+        elif params == ("pk",) and PAGE_PK.get(name) == "organization":
+            url = reverse(name, kwargs={"pk": ours_org.pk})  # members, keys, webhooks…
+        else:
+            continue
         for extra in ({}, {"export": "csv"}, {"export": "xlsx"}):
             response = client.get(url, {**query, **extra})
             count += 1
