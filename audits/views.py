@@ -70,6 +70,7 @@ class AuditListView(ListMixin, AuditMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         if request.POST.get("what") == "reference":
             form = ReferenceForm(request.POST)
             if form.is_valid():
@@ -164,6 +165,7 @@ class AuditView(AuditMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         audit = self.audit
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         if what == "start":
             self.run(
@@ -406,6 +408,7 @@ class ScorecardView(AuditMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         ems = self.partnership.ems
         if what == "certificate":

@@ -12,7 +12,7 @@ from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 from django.views.generic import TemplateView
 
 from contracts.views import add_errors
@@ -96,6 +96,7 @@ class MeetingListView(ListMixin, CommsMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         form = MeetingForm(request.POST, partnership=self.partnership)
         if form.is_valid():
             try:
@@ -150,6 +151,7 @@ class MeetingView(CommsMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         m = self.meeting
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         if what == "edit":
             form = MeetingForm(request.POST, partnership=self.partnership)
@@ -316,6 +318,7 @@ class ProblemListView(ListMixin, CommsMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         form = ProblemForm(request.POST, partnership=self.partnership)
         if form.is_valid():
             data = dict(form.cleaned_data)
@@ -364,6 +367,7 @@ class ProblemView(CommsMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         p = self.problem
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         if what == "comment":
             form = CommentForm(request.POST, request.FILES)
@@ -437,6 +441,7 @@ class GoalListView(ListMixin, CommsMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         if request.POST.get("what") == "measure":
             goal = get_object_or_404(
                 Goal.objects.for_partnership(self.partnership), pk=request.POST.get("goal") or 0
@@ -492,6 +497,7 @@ def goal_chart(goal, width=300, height=90):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def calendar_settings(request):
     """The private feed URL (revocable) and notification preferences."""
     feed = CalendarFeed.objects.filter(user=request.user).first()

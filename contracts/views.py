@@ -573,6 +573,7 @@ class DecisionDetailView(PartnershipScopedMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         d = self.decision
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         try:
             if what == "answer":

@@ -16,7 +16,7 @@ from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from partnership.lists import EXPORT, export_response, list_context
 from partnership.models import Organization, Partnership
@@ -78,6 +78,7 @@ def _admin_org(request, pk) -> Organization:
 
 
 @login_required
+@require_safe
 def subscription_list(request, pk):
     organization = _member_org(request, pk)
     spec = lists.WebhookList()
@@ -143,6 +144,7 @@ def subscription_deactivate(request, pk, subscription_pk):
 
 
 @login_required
+@require_safe
 def delivery_log(request, pk):
     organization = _member_org(request, pk)
     spec = lists.DeliveryList()

@@ -3,7 +3,7 @@
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import jobs
 from .scoping import scoped_partnership
@@ -15,6 +15,7 @@ def _own_job(request, pk):
 
 
 @login_required
+@require_safe
 def job_status(request, pk):
     job = _own_job(request, pk)
     template = "partnership/_job_progress.html" if request.htmx else "partnership/job.html"
@@ -22,6 +23,7 @@ def job_status(request, pk):
 
 
 @login_required
+@require_safe
 def job_download(request, pk):
     job = _own_job(request, pk)
     if job.status != job.Status.DONE or not job.file:

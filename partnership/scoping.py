@@ -11,11 +11,12 @@ from functools import cached_property
 
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 
-from .models import Membership, Partnership
+from .models import Membership, Partnership, Role
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -64,6 +65,14 @@ class PartnershipScopedMixin(LoginRequiredMixin):
         mine = [m for m in loaded if m.organization_id in (p.oem_id, p.ems_id)]
         mine.sort(key=lambda m: m.organization_id != p.oem_id)
         return mine[0] if mine else None
+
+    def refuse_viewers(self) -> None:
+        """403 to a viewer (or a non-member) before a write's input is read: every POST action
+        of the page is for writing roles, so the role is checked first (a viewer must not get
+        a form error or a redirect for a form they may not send)."""
+        m = self.membership
+        if m is None or m.role == Role.VIEWER:
+            raise PermissionDenied(_("Viewers cannot change this."))
 
     def side_membership(self) -> tuple[str | None, Membership | None]:
         """``contracts.services.side_membership`` for this page's user and partnership."""

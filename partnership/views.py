@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django.views.generic import DetailView, TemplateView
 
 from . import dashboard, history, list_specs, services
@@ -324,6 +324,7 @@ def switch_organization(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile(request):
     form = ProfileForm(request.POST or None, instance=request.user)
     if request.method == "POST":
@@ -336,6 +337,7 @@ def profile(request):
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def api_tokens(request):
     form = ApiTokenForm(request.POST or None)
     new_key = None

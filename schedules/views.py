@@ -66,6 +66,7 @@ class ProductListView(ListMixin, ScheduleMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         form = ProductForm(request.POST)
         if form.is_valid():
             try:
@@ -115,6 +116,7 @@ class ProductDetailView(ScheduleMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         product = self.get_product()
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         item = None
         if "item" in request.POST:
@@ -235,6 +237,7 @@ class RunListView(ListMixin, ScheduleMixin, TemplateView):
         return ctx
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         form = RunForm(request.POST, partnership=self.partnership)
         if form.is_valid():
             try:
@@ -280,6 +283,7 @@ class RunDetailView(ScheduleMixin, TemplateView):
 
     def post(self, request, *args, **kwargs):
         run = self.get_run()
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         if what == "confirm":
             self.run(lambda: services.confirm_run(by=request.user, run=run), _("Run confirmed."))
@@ -446,6 +450,7 @@ class CapacityView(ScheduleMixin, TemplateView):
         )
 
     def post(self, request, *args, **kwargs):
+        self.refuse_viewers()  # the role before the input: a viewer gets 403, not a form error
         what = request.POST.get("what")
         if what in ("capacity", "demand"):
             form = TableUploadForm(request.POST, request.FILES)
@@ -504,6 +509,7 @@ class CapacityView(ScheduleMixin, TemplateView):
 
 
 @login_required
+@require_safe
 def export_table(request, partnership_pk, what, fmt):
     """Capacity or the latest demand of the partnership as CSV or XLSX, in the import format,
     so a partner can download, edit in a spreadsheet and upload again."""

@@ -14,29 +14,61 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 from django.utils import timezone
 
-from partnership.models import ApiToken, Invitation, Organization, Partnership, Role, User
+from partnership.models import (
+    ApiToken,
+    BackgroundJob,
+    Invitation,
+    Organization,
+    Partnership,
+    Role,
+    User,
+)
 from tests.factories import EMSFactory, OEMFactory, PartnershipFactory, member
+
+# The synced types (upsert by external_id on the API): keys of ``TrustWorld.objects``.
+EXTERNAL_ID_KEYS = (
+    "product",
+    "production_run",
+    "meeting",
+    "action_item",
+    "problem",
+    "goal",
+    "finding",
+    "decision_request",
+    "long_lead_item",
+)
 
 
 class TrustWorld:
     def __init__(self):
         from audits import services as audit_services
         from audits.models import (
+            Answer,
             Audit,
             AuditTemplate,
             Certificate,
             CorrectiveAction,
             Finding,
             KpiRecord,
+            SupplierProfile,
             SupplierReference,
         )
         from comms import services as comms_services
-        from comms.models import ActionItem, CalendarFeed, Goal, Meeting, Problem
+        from comms.models import (
+            ActionItem,
+            AgendaItem,
+            CalendarFeed,
+            Goal,
+            Meeting,
+            Minutes,
+            Problem,
+        )
         from contracts import services as contract_services
-        from contracts.models import Contract, DecisionAttachment, DecisionRequest
+        from contracts.models import Contract, DecisionAttachment, DecisionRequest, FlexBand
         from integrations import services as key_services
         from integrations.models import Tombstone, WebhookDelivery, WebhookSubscription
         from partnership.demo import load_demo_data
+        from schedules import services as schedule_services
         from schedules.models import (
             CapacityAlert,
             CapacityPlan,
@@ -44,6 +76,8 @@ class TrustWorld:
             PriorityRequest,
             ProductionRun,
             ReadinessFile,
+            ReadinessItem,
+            RunChange,
         )
 
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
@@ -140,6 +174,45 @@ class TrustWorld:
         )
         contract = Contract.objects.filter(partnership=p).order_by("-version").first()
         draft = contract_services.create_draft(by=their_buyer, partnership=p)
+        product = p.products.order_by("pk").first()
+        run = ProductionRun.objects.filter(partnership=p).order_by("pk").first()
+        long_lead = schedule_services.save_long_lead_item(
+            by=their_am,
+            product=product,
+            component="Murata GRM-LL-SECRET",
+            lead_time_weeks=26,
+            unit_price="4.20",
+        )
+        run_change = RunChange.objects.create(
+            run=run,
+            changed_by=their_buyer,
+            weeks_out=6,
+            previous_launch=run.planned_launch,
+            previous_due=run.due_date,
+            new_launch=run.planned_launch,
+            new_due=run.due_date,
+            previous_quantity=run.quantity,
+            new_quantity=run.quantity + 1,
+            verdict=RunChange.Verdict.WITHIN,
+        )
+        # Background jobs: one of the foreign buyer, one of a colleague in our own partnership
+        # (oem_admin, not among the matrix's roles): both must 404 to everyone but the owner.
+        job = BackgroundJob.objects.create(
+            owner=their_buyer,
+            partnership=p,
+            kind=BackgroundJob.Kind.EXPORT,
+            status=BackgroundJob.Status.DONE,
+            filename="nordwind-problems.csv",
+        )
+        job.file.save("nordwind.csv", ContentFile(b"Solder voids under U12"), save=True)
+        colleague_job = BackgroundJob.objects.create(
+            owner=self.users["oem_admin"],
+            partnership=self.ours,
+            kind=BackgroundJob.Kind.EXPORT,
+            status=BackgroundJob.Status.DONE,
+            filename="colleague.csv",
+        )
+        colleague_job.file.save("colleague.csv", ContentFile(b"colleague"), save=True)
 
         self.objects = {
             "partnership": p,
@@ -156,11 +229,22 @@ class TrustWorld:
             "decision_rule": draft.rules.first(),
             "decision_request": decision,
             "decision_attachment": attachment,
-            "product": p.products.order_by("pk").first(),
+            "product": product,
+            "long_lead_item": long_lead,
+            "run_change": run_change,
+            "job": job,
+            "colleague_job": colleague_job,
+            "flex_band": FlexBand.objects.filter(contract__partnership=p).first(),
+            "readiness_item": ReadinessItem.objects.filter(product__partnership=p).first(),
+            "answer": Answer.objects.filter(audit__partnership=p).first(),
+            "supplier_profile": SupplierProfile.objects.filter(organization=p.ems).first(),
+            "supplier_reference": SupplierReference.objects.filter(partnership=p).first(),
+            "agenda_item": AgendaItem.objects.filter(meeting__partnership=p).first(),
+            "minutes": Minutes.objects.filter(meeting__partnership=p).first(),
             "readiness_file": ReadinessFile.objects.filter(
                 item__product=p.products.order_by("pk").first()
             ).first(),
-            "production_run": ProductionRun.objects.filter(partnership=p).first(),
+            "production_run": run,
             "priority_request": PriorityRequest.objects.filter(run__partnership=p).first(),
             "capacity_plan": CapacityPlan.objects.filter(partnership=p).first(),
             "demand_publication": DemandPublication.objects.filter(partnership=p).first(),
@@ -182,6 +266,14 @@ class TrustWorld:
         missing = [name for name, obj in self.objects.items() if obj is None]
         assert not missing, f"the foreign world lacks {missing}: extend tests/trust_world.py"
 
+        # External ids on every synced foreign object: an upsert by one of them from our side
+        # must create a separate object of ours (or be refused), never touch theirs.
+        for key in EXTERNAL_ID_KEYS:
+            obj = self.objects[key]
+            type(obj)._base_manager.filter(pk=obj.pk).update(external_id=f"NW-{key.upper()}-1")
+            obj.refresh_from_db()
+        assert not missing, f"the foreign world lacks {missing}: extend tests/trust_world.py"
+
         # Strings that only the foreign partnership's objects contain.
         self.secrets = [
             org.name,
@@ -195,6 +287,8 @@ class TrustWorld:
             attachment.name,
             "Confidential Reference Customer Oy",
             "Solder voids under U12",
+            long_lead.component,
+            their_buyer.email,
         ]
         self.tokens = {"invitation": invitation.token, "calendar_feed": feed.token}
         self.other_organizations = list(Organization.objects.exclude(pk__in=[self.oem.pk]))
