@@ -141,3 +141,20 @@ def test_user_in_two_organisations_sees_both_via_api(world, client):
     client.force_login(extra)
     ids = {row["id"] for row in client.get("/api/v1/partnerships/").json()["results"]}
     assert ids == {world.ours.pk, world.theirs.pk}
+
+
+def test_viewers_are_refused_before_their_input_is_read(world, client):
+    """A viewer's invalid body answers 403 (not a field error), a writer's answers 400."""
+    from partnership.models import ApiToken
+
+    _token, key = ApiToken.issue(world.oem_viewer, "viewer")
+    response = client.post(
+        "/api/v1/problems/", {}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}"
+    )
+    assert response.status_code == 403
+    assert response.json()["detail"] == "Viewers cannot change this."
+    _token, key = ApiToken.issue(world.buyer, "buyer")
+    response = client.post(
+        "/api/v1/problems/", {}, content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}"
+    )
+    assert response.status_code == 400 and "partnership" in response.json()["errors"]
