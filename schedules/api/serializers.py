@@ -24,6 +24,7 @@ from rest_framework import exceptions, serializers
 
 from partnership.api.fields import ScopedIdField
 from partnership.api.serializers import PartyContactSerializer
+from partnership.api.upsert import RowsField
 from partnership.models import Partnership
 
 from .. import services
@@ -313,30 +314,20 @@ class PriorityRequestSerializer(serializers.ModelSerializer):
 # --- Row lists (bulk bodies) ------------------------------------------------------------------
 
 
-class ObjectListField(serializers.Field):
-    """A JSON list of objects, checked in one pass (no per-row serializer: thousands of rows).
+class ObjectListField(RowsField):
+    """A JSON list of objects (``RowsField``'s checks), each checked here in one pass (no
+    per-row serializer: thousands of rows).
 
     Errors name the row by its index: ``{"<index>": {"field": ["…"]}}``.
     """
 
-    default_error_messages = {
-        "not_a_list": _("Expected a list of objects."),
-        "empty": _("At least one row is needed."),
-        "too_many": _("At most {max_rows} rows per call."),
-        "not_an_object": _("Expected an object."),
-    }
+    default_error_messages = {"not_an_object": _("Expected an object.")}
 
     def __init__(self, *, max_rows=MAX_BULK_ROWS, **kwargs):
-        self.max_rows = max_rows
-        super().__init__(**kwargs)
+        super().__init__(max_rows=max_rows, **kwargs)
 
     def to_internal_value(self, data):
-        if not isinstance(data, list):
-            self.fail("not_a_list")
-        if not data:
-            self.fail("empty")
-        if len(data) > self.max_rows:
-            self.fail("too_many", max_rows=self.max_rows)
+        data = super().to_internal_value(data)
         errors = {}
         for index, row in enumerate(data):
             row_errors = (
@@ -353,9 +344,6 @@ class ObjectListField(serializers.Field):
     def check_row(self, row) -> dict:
         """Only what would crash the service or the database; the service checks the rest."""
         return {}
-
-    def to_representation(self, value):
-        return value
 
 
 def _not_text(row, names):
