@@ -37,14 +37,7 @@ class ContractTermsForm(forms.ModelForm):
 
 FlexBandFormSet = modelformset_factory(
     FlexBand,
-    fields=[
-        "from_week",
-        "to_week",
-        "max_increase_pct",
-        "max_decrease_pct",
-        "max_pull_in_weeks",
-        "max_push_out_weeks",
-    ],
+    fields=FlexBand.TERMS,
     extra=1,
     can_delete=True,
 )

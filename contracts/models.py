@@ -210,6 +210,16 @@ class FlexBand(models.Model):
     lineage = models.UUIDField(default=uuid.uuid4, editable=False)
     history = HistoricalRecords()
 
+    #: The terms of a band: what is edited, synced, signed and compared between versions.
+    TERMS = (
+        "from_week",
+        "to_week",
+        "max_increase_pct",
+        "max_decrease_pct",
+        "max_pull_in_weeks",
+        "max_push_out_weeks",
+    )
+
     class Meta:
         ordering = ["contract", "from_week"]
         verbose_name = _("flex band")

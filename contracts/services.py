@@ -704,14 +704,7 @@ def compare(old: Contract, new: Contract) -> dict:
         "flex": _diff_rows(
             old.flex_bands.all(),
             new.flex_bands.all(),
-            [
-                "from_week",
-                "to_week",
-                "max_increase_pct",
-                "max_decrease_pct",
-                "max_pull_in_weeks",
-                "max_push_out_weeks",
-            ],
+            list(FlexBand.TERMS),
         ),
         "matrix": _diff_rows(
             old.matrix.all(), new.matrix.all(), ["area", "activity", "oem", "ems"]

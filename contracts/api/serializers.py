@@ -27,15 +27,7 @@ from ..models import (
 class FlexBandSerializer(serializers.ModelSerializer):
     class Meta:
         model = FlexBand
-        fields = [
-            "id",
-            "from_week",
-            "to_week",
-            "max_increase_pct",
-            "max_decrease_pct",
-            "max_pull_in_weeks",
-            "max_push_out_weeks",
-        ]
+        fields = ["id", *FlexBand.TERMS]
 
 
 class ContractSerializer(serializers.ModelSerializer):
