@@ -21,11 +21,10 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.api.viewsets import ScopedViewSetMixin, responses
 from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
@@ -56,17 +55,6 @@ from .serializers import (
     VerifySerializer,
 )
 from .upserts import FindingUpsert
-
-INVALID = {
-    400: OpenApiResponse(
-        ValidationErrorSerializer, description="Invalid input; `errors` names the fields."
-    )
-}
-
-
-def responses(ok, *, code=200, invalid=False):
-    """The success body plus the documented error bodies."""
-    return {code: ok, **(INVALID if invalid else {}), **ERROR_RESPONSES}
 
 
 def body(serializer_class, view, data):

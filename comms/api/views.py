@@ -14,16 +14,15 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin
+from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, responses
 from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import recurrence, services
@@ -60,17 +59,6 @@ from .serializers import (
     SaveMinutesSerializer,
 )
 from .upserts import ActionItemUpsert, GoalUpsert, MeetingUpsert, ProblemUpsert
-
-INVALID = {
-    400: OpenApiResponse(
-        ValidationErrorSerializer, description="Invalid input; `errors` names the fields."
-    )
-}
-
-
-def responses(ok, *, code=200, invalid=False):
-    """The success body plus the documented error bodies."""
-    return {code: ok, **(INVALID if invalid else {}), **ERROR_RESPONSES}
 
 
 def body(serializer_class, view, data, **kwargs):

@@ -6,7 +6,7 @@ from rest_framework import viewsets
 
 from integrations.idempotency import SafeWriteMixin
 
-from .errors import ErrorSerializer
+from .errors import ErrorSerializer, ValidationErrorSerializer
 from .field_selection import FieldSelectionMixin
 
 ERROR_RESPONSES = {
@@ -14,6 +14,20 @@ ERROR_RESPONSES = {
     403: OpenApiResponse(ErrorSerializer, description="Not allowed for your role."),
     404: OpenApiResponse(ErrorSerializer, description="Not found, or not in your partnerships."),
 }
+INVALID = {
+    400: OpenApiResponse(
+        ValidationErrorSerializer, description="Invalid input; `errors` names the fields."
+    )
+}
+
+
+def responses(ok, *, code=200, invalid=False, **extra):
+    """The success body plus the documented error bodies (``invalid``: a 400 with field
+    errors; ``extra``: further status → response entries an app documents)."""
+    more = {}
+    for entries in extra.values():
+        more |= entries or {}
+    return {code: ok, **(INVALID if invalid else {}), **more, **ERROR_RESPONSES}
 
 
 class ScopedViewSetMixin(FieldSelectionMixin, SafeWriteMixin):

@@ -16,10 +16,11 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from partnership.api.errors import ErrorSerializer, ValidationErrorSerializer
+from partnership.api.errors import ErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, documented_read_only
+from partnership.api.viewsets import ScopedViewSetMixin, documented_read_only
+from partnership.api.viewsets import responses as shared_responses
 from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
@@ -63,12 +64,6 @@ from .serializers import (
 )
 from .upserts import LongLeadItemUpsert, ProductUpsert, RunUpsert
 
-INVALID = {
-    400: OpenApiResponse(
-        ValidationErrorSerializer, description="Invalid input; `errors` names the fields."
-    )
-}
-
 
 class RowsValidationErrorSerializer(ErrorSerializer):
     errors = serializers.DictField(
@@ -104,14 +99,14 @@ ALL_OR_NOTHING = _(
 
 
 def responses(ok, *, code=200, invalid=False, rows=False, conflict=False):
-    """The success body plus the documented error bodies."""
-    return {
-        code: ok,
-        **(INVALID if invalid else {}),
-        **(ROWS_INVALID if rows else {}),
-        **(CONFLICT if conflict else {}),
-        **ERROR_RESPONSES,
-    }
+    """The shared documented error bodies, plus the bulk calls' row errors and conflicts."""
+    return shared_responses(
+        ok,
+        code=code,
+        invalid=invalid,
+        rows=ROWS_INVALID if rows else None,
+        conflict=CONFLICT if conflict else None,
+    )
 
 
 def rows_rejected(exc: services.ImportRejected, name="rows") -> exceptions.ValidationError:
