@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ScopedViewSetMixin, responses
+from partnership.api.viewsets import RespondMixin, ScopedViewSetMixin, body, responses
 from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
@@ -55,19 +55,6 @@ from .serializers import (
     VerifySerializer,
 )
 from .upserts import FindingUpsert
-
-
-def body(serializer_class, view, data):
-    serializer = serializer_class(data=data, context=view.get_serializer_context())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-class RespondMixin:
-    def respond_with(self, obj, code=status.HTTP_200_OK):
-        """The object as the scoped queryset shows it (related rows, prefetches)."""
-        obj = self.get_queryset().get(pk=obj.pk)
-        return Response(self.get_serializer(obj).data, status=code)
 
 
 def updated_since():

@@ -22,7 +22,13 @@ from rest_framework.response import Response
 
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, responses
+from partnership.api.viewsets import (
+    ERROR_RESPONSES,
+    RespondMixin,
+    ScopedViewSetMixin,
+    body,
+    responses,
+)
 from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import recurrence, services
@@ -59,19 +65,6 @@ from .serializers import (
     SaveMinutesSerializer,
 )
 from .upserts import ActionItemUpsert, GoalUpsert, MeetingUpsert, ProblemUpsert
-
-
-def body(serializer_class, view, data, **kwargs):
-    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
-class RespondMixin:
-    def respond_with(self, obj, code=status.HTTP_200_OK):
-        """The object as the scoped queryset shows it (related rows, prefetches)."""
-        obj = self.get_queryset().get(pk=obj.pk)
-        return Response(self.get_serializer(obj).data, status=code)
 
 
 def updated_since():

@@ -2,7 +2,8 @@
 safe retries and optimistic concurrency (``integrations.idempotency.SafeWriteMixin``)."""
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import viewsets
+from rest_framework import status, viewsets
+from rest_framework.response import Response
 
 from integrations.idempotency import SafeWriteMixin
 
@@ -65,3 +66,17 @@ def documented_read_only(serializer):
         list=extend_schema(responses={200: serializer(many=True), **ERROR_RESPONSES}),
         retrieve=extend_schema(responses={200: serializer, **ERROR_RESPONSES}),
     )
+
+
+def body(serializer_class, view, data, **kwargs):
+    """An action's request body, validated by ``serializer_class`` (400 with field errors)."""
+    serializer = serializer_class(data=data, context=view.get_serializer_context(), **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+class RespondMixin:
+    def respond_with(self, obj, code=status.HTTP_200_OK):
+        """The object as the scoped queryset shows it (annotations, related rows, prefetches)."""
+        obj = self.get_queryset().get(pk=obj.pk)
+        return Response(self.get_serializer(obj).data, status=code)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from partnership.api.errors import ErrorSerializer
 from partnership.api.filters import IdFilter
 from partnership.api.upsert import ExternalIdUpsertMixin
-from partnership.api.viewsets import ScopedViewSetMixin, documented_read_only
+from partnership.api.viewsets import RespondMixin, ScopedViewSetMixin, body, documented_read_only
 from partnership.api.viewsets import responses as shared_responses
 from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
@@ -137,13 +137,6 @@ def count_of(queryset, fk):
     return Coalesce(Subquery(counted), Value(0))
 
 
-class RespondMixin:
-    def respond_with(self, obj, code=status.HTTP_200_OK):
-        """The object as the scoped queryset shows it (annotations, prefetches)."""
-        obj = self.get_queryset().get(pk=obj.pk)
-        return Response(self.get_serializer(obj).data, status=code)
-
-
 class ServiceWriteMixin(RespondMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin):
     """Create/update through the serializer, which calls the service."""
 
@@ -157,12 +150,6 @@ class ServiceWriteMixin(RespondMixin, mixins.CreateModelMixin, mixins.UpdateMode
         serializer = self.get_serializer(self.get_object(), data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return self.respond_with(serializer.save())
-
-
-def body(serializer_class, view, data):
-    serializer = serializer_class(data=data, context=view.get_serializer_context())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class PartnershipIdFilter(django_filters.FilterSet):
