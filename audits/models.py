@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from partnership.choices import PortalModel
 from partnership.models import Organization, Partnership
 from partnership.scoping import ScopedQuerySet
 
@@ -29,7 +30,7 @@ def upload_evidence(instance, filename):
     return _random_path("evidence", filename)
 
 
-class SupplierProfile(models.Model):
+class SupplierProfile(PortalModel):
     """What an EMS says about itself: sites, lines and capabilities. Visible to its partners."""
 
     class Capability(models.TextChoices):
@@ -60,7 +61,7 @@ class SupplierProfile(models.Model):
         return str(self.organization)
 
 
-class SupplierReference(models.Model):
+class SupplierReference(PortalModel):
     """What others say of the EMS — the OEM's own research, kept inside the partnership."""
 
     class Verdict(models.TextChoices):
@@ -96,7 +97,7 @@ class CertificateQuerySet(models.QuerySet):
         return self.filter(organization__in=Organization.objects.for_user(user))
 
 
-class Certificate(models.Model):
+class Certificate(PortalModel):
     class Standard(models.TextChoices):
         ISO9001 = "iso9001", "ISO 9001"
         IATF16949 = "iatf16949", "IATF 16949"
@@ -144,7 +145,7 @@ class Certificate(models.Model):
         return (self.valid_until - (today or timezone.localdate())).days
 
 
-class CertificateWarning(models.Model):
+class CertificateWarning(PortalModel):
     """One row per certificate and threshold: the warning goes out exactly once."""
 
     certificate = models.ForeignKey(Certificate, on_delete=models.CASCADE, related_name="warnings")
@@ -164,7 +165,7 @@ class CertificateWarning(models.Model):
         return f"{self.certificate} −{self.threshold_days} d"
 
 
-class AuditTemplate(models.Model):
+class AuditTemplate(PortalModel):
     """A checklist with a scoring scheme. Versioned: an audit keeps the version it used."""
 
     class Kind(models.TextChoices):
@@ -199,7 +200,7 @@ class AuditTemplate(models.Model):
         return f"{self.name} (v{self.version})"
 
 
-class TemplateSection(models.Model):
+class TemplateSection(PortalModel):
     template = models.ForeignKey(AuditTemplate, on_delete=models.CASCADE, related_name="sections")
     code = models.CharField(max_length=10)
     title = models.CharField(max_length=200)
@@ -212,7 +213,7 @@ class TemplateSection(models.Model):
         return f"{self.code} {self.title}"
 
 
-class TemplateQuestion(models.Model):
+class TemplateQuestion(PortalModel):
     section = models.ForeignKey(TemplateSection, on_delete=models.CASCADE, related_name="questions")
     code = models.CharField(max_length=12)
     text = models.TextField()
@@ -227,7 +228,7 @@ class TemplateQuestion(models.Model):
         return f"{self.code}{'*' if self.starred else ''} {self.text[:60]}"
 
 
-class Audit(models.Model):
+class Audit(PortalModel):
     class Kind(models.TextChoices):
         PRELIMINARY = "preliminary", _("Preliminary analysis")
         QUALITY = "quality", _("On-site quality audit")
@@ -293,7 +294,7 @@ class Audit(models.Model):
         return reverse("audits:audit", args=[self.partnership_id, self.pk])
 
 
-class Answer(models.Model):
+class Answer(PortalModel):
     """A score for one question, by one side: the OEM's audit or the EMS's self-assessment."""
 
     class Side(models.TextChoices):
@@ -324,7 +325,7 @@ class Answer(models.Model):
         return f"{self.question.code} {self.side}: {self.score}"
 
 
-class Evidence(models.Model):
+class Evidence(PortalModel):
     audit = models.ForeignKey(Audit, on_delete=models.CASCADE, related_name="evidence")
     question = models.ForeignKey(
         TemplateQuestion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -348,7 +349,7 @@ class FindingQuerySet(ScopedQuerySet):
     partnership_lookup = "audit__partnership"
 
 
-class Finding(models.Model):
+class Finding(PortalModel):
     class Classification(models.TextChoices):
         MAJOR = "major", _("Major nonconformity")
         MINOR = "minor", _("Minor nonconformity")
@@ -429,7 +430,7 @@ class CorrectiveActionQuerySet(ScopedQuerySet):
     partnership_lookup = "finding__audit__partnership"
 
 
-class CorrectiveAction(models.Model):
+class CorrectiveAction(PortalModel):
     """The EMS's 8D answer to a finding. D1–D7 by the EMS in order; D8 is the OEM's verification."""
 
     class Status(models.TextChoices):
@@ -472,7 +473,7 @@ class CorrectiveAction(models.Model):
         return next((n for n, _label in EIGHT_D[:7] if not self.step(n).get("done_at")), None)
 
 
-class KpiRecord(models.Model):
+class KpiRecord(PortalModel):
     """Delivery and quality figures for a month, fed by the ERP or typed in."""
 
     partnership = models.ForeignKey(Partnership, on_delete=models.CASCADE, related_name="kpis")

@@ -135,90 +135,133 @@ class World:
 
 
 def page_specs(world):
-    """(name, url, floor table, rows the page shows) — the rows as the views select them."""
+    """(name, url, {table: rows}) — the rows each page shows, counted with the views' own
+    code (the list specs at their default filters and page size, the dashboard's tiles), per
+    table they come from. The floor reads as many rows from each of those tables."""
+    from django.db.models import Q
+    from django.http import QueryDict
     from django.urls import reverse
+    from django.utils import timezone
 
-    from audits.models import Audit
-    from comms.models import ActionItem, Meeting, Problem
-    from contracts.models import DecisionRequest
+    from audits import lists as audit_lists
+    from comms import lists as comms_lists
+    from comms.models import Meeting
+    from contracts import lists as contract_lists
+    from partnership import dashboard, list_specs
     from partnership.models import Membership, Partnership
+    from schedules import lists as schedule_lists
     from schedules import services
-    from schedules.models import CapacityAlert, DemandChange, Product, ProductionRun
+    from schedules.models import CapacityAlert, DemandChange
 
     p = world.partnership
     pk = p.pk
     org = Membership.objects.filter(user=world.user).order_by("pk").first().organization
+
+    def shown(spec, scope):
+        qs, _filterset, _ignored = spec().filter(world.user, scope, QueryDict())
+        return min(spec.page_size, qs.count())
+
+    everything = list(Partnership.objects.for_user(world.user, organization=org))
+    tiles = dashboard.tiles(world.user, org, everything)
+    tile_tables = {
+        "alerts": "schedules.capacityalert",
+        "meetings": "comms.meeting",
+        "problems": "comms.problem",
+        "my_actions": "comms.actionitem",
+        "decisions": "contracts.decisionrequest",
+        "launches_at_risk": "schedules.productionrun",
+        "certificates": "audits.certificate",
+        "open_findings": "audits.finding",
+        "goals": "comms.goal",
+        "my_requests": "contracts.decisionrequest",
+        "open_findings_list": "audits.finding",
+        "load": "schedules.capacityplan",
+    }
+    dashboard_rows = {"partnership.partnership": shown(list_specs.PartnershipList, org)}
+    for key, label in tile_tables.items():
+        if key in tiles:
+            dashboard_rows[label] = dashboard_rows.get(label, 0) + len(tiles[key])
+
     publication = services.latest_publication(p)
     changes = (
         publication.changes.exclude(verdict=DemandChange.Verdict.WITHIN).count()
         if publication
         else 0
     )
+    now = timezone.now()
+    upcoming = (
+        Meeting.objects.filter(partnership=p, parent__isnull=True)
+        .filter(Q(end__gte=now) | ~Q(rrule=""))
+        .count()
+    )
+    history_rows = 5  # the audit-trail card under some pages
     return [
-        (
-            "dashboard",
-            reverse("dashboard"),
-            "partnerships",
-            Partnership.objects.for_user(world.user, organization=org).count(),
-        ),
+        ("dashboard", reverse("dashboard"), dashboard_rows),
         (
             "products",
             reverse("schedules:products", args=[pk]),
-            "products",
-            min(500, Product.objects.filter(partnership=p).count()),
+            {"schedules.product": shown(schedule_lists.ProductList, p)},
         ),
         (
             "runs",
             reverse("schedules:runs", args=[pk]),
-            "runs",
-            min(
-                300, ProductionRun.objects.filter(partnership=p).exclude(status="cancelled").count()
-            ),
+            {"schedules.productionrun": shown(schedule_lists.RunList, p)},
         ),
         (
             "capacity",
             reverse("schedules:capacity", args=[pk]),
-            "capacity",
-            services.WEEKS_AHEAD
-            + min(200, changes)
-            + CapacityAlert.objects.filter(partnership=p).exclude(status="resolved").count(),
+            {
+                # the weeks ahead, capacity vs demand: aggregated by raw SQL (below)
+                "weekly_load": services.WEEKS_AHEAD,
+                "schedules.demandchange": min(200, changes),
+                "schedules.capacityalert": CapacityAlert.objects.filter(partnership=p)
+                .exclude(status="resolved")
+                .count(),
+                "schedules.historicalcapacityplan": history_rows,
+            },
         ),
         (
             "problems",
             reverse("comms:problems", args=[pk]),
-            "problems",
-            min(
-                300,
-                Problem.objects.filter(partnership=p)
-                .exclude(status__in=["resolved", "closed"])
-                .count(),
-            ),
+            {"comms.problem": shown(comms_lists.ProblemList, p)},
         ),
         (
             "actions",
             reverse("comms:actions", args=[pk]),
-            "actions",
-            min(300, ActionItem.objects.filter(partnership=p, status="open").count()),
+            {
+                "comms.actionitem": shown(comms_lists.ActionList, p),
+                "comms.historicalactionitem": history_rows,
+            },
         ),
         (
             "meetings",
             reverse("comms:meetings", args=[pk]),
-            "meetings",
-            Meeting.objects.filter(partnership=p, parent__isnull=True).count(),
+            # the upcoming occurrences (up to 60) and a page of the list of all meetings
+            {"comms.meeting": min(60, upcoming) + shown(comms_lists.MeetingList, p)},
         ),
         (
             "audits",
             reverse("audits:audits", args=[pk]),
-            "audits",
-            Audit.objects.filter(partnership=p).count(),
+            {"audits.audit": shown(audit_lists.AuditList, p)},
         ),
         (
             "decisions",
             reverse("contracts:decisions", args=[pk]),
-            "decisions",
-            min(200, DecisionRequest.objects.filter(partnership=p).count()),
+            {"contracts.decisionrequest": shown(contract_lists.DecisionList, p)},
         ),
     ]
+
+
+def floor_url(world, tables: dict) -> str:
+    from urllib.parse import urlencode
+
+    query = urlencode(
+        [
+            ("weekly_load", n) if label == "weekly_load" else ("m", f"{label}:{max(n, 1)}")
+            for label, n in tables.items()
+        ]
+    )
+    return f"/__bench__/floor/{world.partnership.pk}/?{query}"
 
 
 @benchmark
@@ -231,8 +274,8 @@ def pages(world, rec):
     n = 8 if world.quick else 25
     with override_settings(ROOT_URLCONF="bench.urls"):
         client = world.client()
-        for name, url, table, rows in page_specs(world):
-            floor_url = f"/__bench__/rows/{table}/{world.partnership.pk}/{max(rows, 1)}/"
+        for name, url, tables in page_specs(world):
+            floor_path = floor_url(world, tables)
             try:
                 # The request_started signal empties the query log: start from empty.
                 reset_queries()
@@ -245,16 +288,16 @@ def pages(world, rec):
                     raise RuntimeError(f"{url} answered {response.status_code}")
                 reset_queries()
                 with CaptureQueriesContext(connection) as fctx:
-                    client.get(floor_url)
+                    client.get(floor_path)
                 floor_queries = len(fctx)
                 for _ in range(3):
                     client.get(url)
-                    client.get(floor_url)
+                    client.get(floor_path)
                 ours, floor = [], []
                 started = time.perf_counter()
                 for i in range(n):  # interleaved: drift hits both alike
                     ours.append(timed(client.get, url)[0])
-                    floor.append(timed(client.get, floor_url)[0])
+                    floor.append(timed(client.get, floor_path)[0])
                     if i >= 4 and time.perf_counter() - started > PAGE_BUDGET_S:
                         break  # a slow page (scale 10) gets fewer, still interleaved, samples
                 med, fmed = statistics.median(ours), statistics.median(floor)
@@ -271,7 +314,8 @@ def pages(world, rec):
                     floor_queries=floor_queries,
                     sql_ms=sql_ms,
                     samples=len(ours),
-                    rows=rows,
+                    rows=sum(tables.values()),
+                    tables=tables,
                     bytes=len(response.content),
                     url=url,
                 )
@@ -685,40 +729,21 @@ def capacity_alerts(world, rec):
     raw aggregate query (target: under 20 ms and one aggregate query)."""
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
-    from django.utils import timezone
 
+    from bench import views as bench_views
     from schedules import services
 
     p = world.alert_partnership
-    start = services.monday(timezone.localdate())
-    end = start + dt.timedelta(weeks=services.WEEKS_AHEAD - 1)
     with CaptureQueriesContext(connection) as ctx:
         services.weekly_load(p)
     load_queries = [q["sql"] for q in ctx.captured_queries]
     demand_sql = [q for q in load_queries if "schedules_demandline" in q]
     indexes = sorted(set(_index_names(_explain(demand_sql[-1])))) if demand_sql else []
-    floor_sql = """
-        WITH pub AS (
-            SELECT id FROM schedules_demandpublication WHERE partnership_id = %(p)s
-            ORDER BY version DESC LIMIT 1
-        ), cap AS (
-            SELECT week, SUM(amount) AS capacity FROM schedules_capacityplan
-            WHERE partnership_id = %(p)s AND week BETWEEN %(s)s AND %(e)s GROUP BY week
-        ), dem AS (
-            SELECT week, SUM(quantity) AS demand FROM schedules_demandline
-            WHERE publication_id = (SELECT id FROM pub) AND week BETWEEN %(s)s AND %(e)s
-            GROUP BY week
-        )
-        SELECT w::date, COALESCE(cap.capacity, 0), COALESCE(dem.demand, 0)
-        FROM generate_series(%(s)s::date, %(e)s::date, interval '7 days') AS w
-        LEFT JOIN cap ON cap.week = w::date LEFT JOIN dem ON dem.week = w::date ORDER BY 1
-    """
     conn = raw_connection()
 
     def floor():
         with conn.cursor() as c:
-            c.execute(floor_sql, {"p": p.pk, "s": start, "e": end})
-            return c.fetchall()
+            return bench_views.weekly_load(c, p.pk, services.WEEKS_AHEAD)
 
     reps = 20 if world.quick else 60
     services.weekly_load(p), floor()
@@ -834,19 +859,17 @@ def web_server(world, rec):
         else:
             raise RuntimeError("gunicorn did not start")
         workers = _children(server.pid)
-        specs = {name: (url, table, rows) for name, url, table, rows in page_specs(world)}
+        specs = {name: (url, tables) for name, url, tables in page_specs(world)}
         pk = world.partnership.pk
         for name in ("dashboard", "products", "capacity"):
-            url, table, rows = specs[name]
-            get(f"/__bench__/rows/{table}/{pk}/{rows}/")
+            get(floor_url(world, specs[name][1]))
         floor_peak = max(_hwm_mb(w) for w in workers)
 
         n = 40 if world.quick else 120
         for name in ("dashboard", "products", "capacity"):
-            url, table, rows = specs[name]
-            floor_url = f"/__bench__/rows/{table}/{pk}/{rows}/"
+            url, tables = specs[name]
             results = {}
-            for label, path in (("ours", url), ("floor", floor_url)):
+            for label, path in (("ours", url), ("floor", floor_url(world, tables))):
                 for _ in range(4):
                     get(path)
                 t = time.perf_counter()

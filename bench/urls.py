@@ -5,6 +5,6 @@ from django.urls import include, path
 from . import views
 
 urlpatterns = [
-    path("__bench__/rows/<str:what>/<int:partnership_pk>/<int:n>/", views.rows, name="bench_rows"),
+    path("__bench__/floor/<int:partnership_pk>/", views.floor, name="bench_floor"),
     path("", include("partnership.urls")),
 ]

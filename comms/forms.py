@@ -12,7 +12,7 @@ from partnership.lookups import (
     RunField,
     bind_lookups,
 )
-from partnership.models import TIME_ZONE_CHOICES, User
+from partnership.models import TIME_ZONE_FORM_CHOICES, User
 
 from .models import Goal, Meeting, Problem
 
@@ -39,7 +39,7 @@ class MeetingForm(forms.Form):
     date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
     start_time = forms.TimeField(label=_("Starts"), widget=forms.TimeInput(attrs={"type": "time"}))
     end_time = forms.TimeField(label=_("Ends"), widget=forms.TimeInput(attrs={"type": "time"}))
-    time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_CHOICES)
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=TIME_ZONE_FORM_CHOICES)
     repeat = forms.ChoiceField(label=_("Repeats"), choices=REPEAT_CHOICES, required=False)
     occurrences = forms.IntegerField(
         label=_("Number of meetings"), min_value=1, max_value=500, required=False, initial=12

@@ -11,11 +11,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from partnership.choices import PortalModel
 from partnership.models import TIME_ZONE_CHOICES, Partnership
 from partnership.scoping import ScopedQuerySet
 
 
-class Meeting(models.Model):
+class Meeting(PortalModel):
     class Kind(models.TextChoices):
         OPERATIONS = "operations", _("Operations review")
         QUALITY = "quality", _("Quality review")
@@ -113,7 +114,7 @@ class Meeting(models.Model):
         return self.uid.split("#", 1)[0]
 
 
-class AgendaItem(models.Model):
+class AgendaItem(PortalModel):
     meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="agenda")
     position = models.PositiveSmallIntegerField(default=0)
     title = models.CharField(_("item"), max_length=300)
@@ -131,7 +132,7 @@ class AgendaItem(models.Model):
         return self.title
 
 
-class Minutes(models.Model):
+class Minutes(PortalModel):
     meeting = models.OneToOneField(Meeting, on_delete=models.CASCADE, related_name="minutes")
     notes = models.TextField(_("notes"), blank=True)
     decisions = models.TextField(_("decisions"), blank=True)
@@ -146,7 +147,7 @@ class Minutes(models.Model):
         return f"Minutes of {self.meeting}"
 
 
-class Problem(models.Model):
+class Problem(PortalModel):
     class Severity(models.TextChoices):
         LOW = "low", _("Low")
         MEDIUM = "medium", _("Medium")
@@ -228,7 +229,7 @@ class CommentQuerySet(ScopedQuerySet):
     partnership_lookup = "problem__partnership"
 
 
-class ProblemComment(models.Model):
+class ProblemComment(PortalModel):
     problem = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     text = models.TextField()
@@ -246,7 +247,7 @@ class ProblemComment(models.Model):
         return f"{self.author}: {self.text[:40]}"
 
 
-class ActionItem(models.Model):
+class ActionItem(PortalModel):
     class Status(models.TextChoices):
         OPEN = "open", _("Open")
         DONE = "done", _("Done")
@@ -298,7 +299,7 @@ class ActionItem(models.Model):
         return self.title
 
 
-class Goal(models.Model):
+class Goal(PortalModel):
     class Horizon(models.TextChoices):
         SHORT = "short", _("Short-term")
         LONG = "long", _("Long-term")
@@ -363,7 +364,7 @@ class GoalMeasurementQuerySet(ScopedQuerySet):
     partnership_lookup = "goal__partnership"
 
 
-class GoalMeasurement(models.Model):
+class GoalMeasurement(PortalModel):
     goal = models.ForeignKey(Goal, on_delete=models.CASCADE, related_name="measurements")
     date = models.DateField()
     value = models.DecimalField(max_digits=14, decimal_places=2)
@@ -384,7 +385,7 @@ class ReminderQuerySet(ScopedQuerySet):
     partnership_lookup = "meeting__partnership"
 
 
-class Reminder(models.Model):
+class Reminder(PortalModel):
     """One row per meeting occurrence × recipient × offset. The database, not the broker,
     decides what is due and what was sent."""
 
@@ -417,7 +418,7 @@ class Reminder(models.Model):
         return f"{self.meeting} −{self.offset_minutes} min → {self.recipient}"
 
 
-class CalendarFeed(models.Model):
+class CalendarFeed(PortalModel):
     """A private, revocable iCalendar feed URL per user."""
 
     user = models.OneToOneField(

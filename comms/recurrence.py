@@ -2,8 +2,10 @@
 09:00 Europe/Berlin call stays at 09:00 local time across daylight-saving changes (and moves
 in UTC), exactly as calendar clients do."""
 
+import bisect
 import contextlib
 import datetime as dt
+import functools
 import itertools
 import re
 import zoneinfo
@@ -57,15 +59,14 @@ def occurrences(
 ):
     """(start, end) of every occurrence in [window_start, window_end), aware UTC datetimes,
     without the cancelled ones (EXDATE) and without those that have their own override."""
-    tz = zoneinfo.ZoneInfo(meeting.time_zone)
     duration = meeting.end - meeting.start
     if not meeting.rrule:
-        starts = [meeting.start]
+        starts = [meeting.start.astimezone(dt.UTC)]
     else:
-        local_start = meeting.start.astimezone(tz).replace(tzinfo=None)
-        # A floating UNTIL compares with local wall-clock times, as RFC 5545 allows.
-        naive = _iterate(rrulestr(_expandable(meeting.rrule), dtstart=local_start))
-        starts = [_localise(n, tz) for n in naive]
+        starts = series_starts(meeting.rrule, meeting.start, meeting.time_zone)
+        if window_start:
+            # The expansion is sorted: jump to the first occurrence not over by then.
+            starts = starts[bisect.bisect_right(starts, window_start - duration) :]
     skipped = {dt.datetime.fromisoformat(x) for x in meeting.exdates}
     overridden = (
         # .all(), not .values_list(): it uses a prefetch when the caller made one (lists).
@@ -75,15 +76,27 @@ def occurrences(
     )
     out = []
     for s in starts:
-        s = s.astimezone(dt.UTC)
         if s in skipped or s in overridden:
             continue
         if window_start and s + duration <= window_start:
             continue
         if window_end and s >= window_end:
-            continue
+            break  # occurrences come in order: none of the later ones is in the window
         out.append((s, s + duration))
     return out
+
+
+@functools.lru_cache(maxsize=2048)
+def series_starts(rule: str, start: dt.datetime, time_zone: str) -> tuple[dt.datetime, ...]:
+    """Every start of a series, in UTC and in order (at most MAX_OCCURRENCES, which
+    validate_rrule enforces). A pure function of its arguments, so memoised: the meetings
+    page and the reminder scan expand the same series again and again (#9)."""
+    tz = zoneinfo.ZoneInfo(time_zone)
+    local_start = start.astimezone(tz).replace(tzinfo=None)
+    # A floating UNTIL compares with local wall-clock times, as RFC 5545 allows.
+    naive = _iterate(rrulestr(_expandable(rule), dtstart=local_start))
+    # sorted: a daylight-saving shift could swap sub-hourly occurrences
+    return tuple(sorted(_localise(n, tz).astimezone(dt.UTC) for n in naive))
 
 
 def _iterate(rule):

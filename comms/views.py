@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Q, Value, When
+from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -49,6 +49,12 @@ class CommsMixin(PartnershipScopedMixin):
         return ctx
 
 
+UPCOMING_FIELDS = (
+    "partnership_id", "parent_id", "recurrence_id", "kind", "title", "status",
+    "start", "end", "time_zone", "rrule", "exdates",
+)  # fmt: skip
+
+
 class MeetingListView(ListMixin, CommsMixin, TemplateView):
     template_name = "comms/meeting_list.html"
     list_spec = lists.MeetingList
@@ -56,21 +62,21 @@ class MeetingListView(ListMixin, CommsMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         now = timezone.now()
+        window_end = now + dt.timedelta(days=90)
         meetings = list(
             Meeting.objects.for_partnership(self.partnership)
-            .filter(parent__isnull=True)
-            # Only what can still happen: future single meetings and series (which repeat).
+            .filter(parent__isnull=True, start__lt=window_end)
+            # Only what can happen in the window: single meetings not over yet, and series.
             .filter(Q(end__gte=now) | ~Q(rrule=""))
-            .select_related("organiser")
-            .prefetch_related("overrides")
+            # what the upcoming list and the expansion read: a series' text is not needed
+            .only(*UPCOMING_FIELDS)
+            .prefetch_related(Prefetch("overrides", Meeting.objects.only(*UPCOMING_FIELDS)))
         )
         upcoming = []
         for m in meetings + [o for series in meetings for o in series.overrides.all()]:
             if m.status == Meeting.Status.CANCELLED:
                 continue
-            for start, end in recurrence.occurrences(
-                m, window_start=now, window_end=now + dt.timedelta(days=90)
-            ):
+            for start, end in recurrence.occurrences(m, window_start=now, window_end=window_end):
                 upcoming.append(
                     {
                         "meeting": m.parent if m.parent_id else m,

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from partnership.choices import PortalModel
 from partnership.models import Organization, Partnership
 from partnership.scoping import ScopedQuerySet
 
@@ -50,7 +51,7 @@ class ContractQuerySet(ScopedQuerySet):
         return self.filter(status=Contract.Status.ACTIVE)
 
 
-class Contract(models.Model):
+class Contract(PortalModel):
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
         PROPOSED = "proposed", _("Proposed")
@@ -177,7 +178,7 @@ class Contract(models.Model):
         return bool(self.oem_signed_at and self.ems_signed_at)
 
 
-class FlexBand(models.Model):
+class FlexBand(PortalModel):
     """A row of the flexibility table: how much demand may change at a distance from delivery."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="flex_bands")
@@ -255,7 +256,7 @@ class ResponsibilityItemQuerySet(ScopedQuerySet):
     partnership_lookup = "contract__partnership"
 
 
-class ResponsibilityItem(models.Model):
+class ResponsibilityItem(PortalModel):
     """One activity of the RACI matrix with the OEM's and the EMS's letters."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="matrix")
@@ -324,7 +325,7 @@ FLAG_CONDITIONS = [
 ]
 
 
-class DecisionRule(models.Model):
+class DecisionRule(PortalModel):
     """Plain data, never code: a category, conditions that all must hold, and an outcome.
 
     Conditions only ever escalate: thresholds are lower bounds and flags are required facts,
@@ -439,7 +440,7 @@ class DecisionRequestQuerySet(ScopedQuerySet):
         )
 
 
-class DecisionRequest(models.Model):
+class DecisionRequest(PortalModel):
     class Status(models.TextChoices):
         DECIDED_BY_EMS = "decided_by_ems", _("Decided by EMS")
         AWAITING_OEM = "awaiting_oem", _("Awaiting OEM")
@@ -551,7 +552,7 @@ class DecisionRequest(models.Model):
         return self.due_at - timezone.now()
 
 
-class DecisionEvent(models.Model):
+class DecisionEvent(PortalModel):
     """The timeline of a decision request: every step, who and when."""
 
     class Kind(models.TextChoices):
@@ -584,7 +585,7 @@ def attachment_path(instance, filename):
     return f"decisions/{instance.request.partnership_id}/{instance.request_id}/{uuid.uuid4().hex}/{filename}"
 
 
-class DecisionAttachment(models.Model):
+class DecisionAttachment(PortalModel):
     request = models.ForeignKey(
         DecisionRequest, on_delete=models.CASCADE, related_name="attachments"
     )

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from partnership.choices import PortalModel
 from partnership.models import Organization, Partnership
 
 
@@ -22,7 +23,7 @@ class ApiKeyQuerySet(models.QuerySet):
         )
 
 
-class ApiKey(models.Model):
+class ApiKey(PortalModel):
     """A key that belongs to an organisation, not a person. Only its SHA-256 is stored.
 
     ``scopes`` is a list like ``["contracts:read", "schedules:write"]``; ``*:read`` and
@@ -81,7 +82,7 @@ class ApiKey(models.Model):
         return bool(wanted & set(self.scopes))
 
 
-class IdempotencyRecord(models.Model):
+class IdempotencyRecord(PortalModel):
     """The stored answer to a POST with an Idempotency-Key: a replay returns it unchanged."""
 
     key = models.CharField(max_length=255)
@@ -105,7 +106,7 @@ class IdempotencyRecord(models.Model):
         return f"{self.owner} {self.key}"
 
 
-class Tombstone(models.Model):
+class Tombstone(PortalModel):
     """A deleted (or closed-for-good) object, so an incremental sync learns about it."""
 
     partnership = models.ForeignKey(
@@ -130,7 +131,7 @@ class Tombstone(models.Model):
         return f"{self.object_type} {self.object_id}"
 
 
-class WebhookSubscription(models.Model):
+class WebhookSubscription(PortalModel):
     EVENTS = [
         ("decision_request.raised", _("Decision request raised")),
         ("decision_request.answered", _("Decision request answered")),
@@ -173,7 +174,7 @@ class WebhookSubscription(models.Model):
         super().save(*args, **kwargs)
 
 
-class WebhookDelivery(models.Model):
+class WebhookDelivery(PortalModel):
     class Status(models.TextChoices):
         PENDING = "pending", _("Pending")
         DELIVERED = "delivered", _("Delivered")

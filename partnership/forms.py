@@ -1,10 +1,28 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Invitation, Membership, Organization, Partnership, Role, User
+from .choices import FrozenChoices
+from .models import (
+    Invitation,
+    Membership,
+    Organization,
+    Partnership,
+    Role,
+    User,
+)
+
+
+def _time_zone_field(field, **kwargs):
+    """Model forms' time zone selects with the choices normalised once (FrozenChoices)."""
+    formfield = field.formfield(**kwargs)
+    if field.name == "time_zone":
+        formfield.choices = FrozenChoices(formfield.choices)  # with the blank one, if any
+    return formfield
 
 
 class OrganizationForm(forms.ModelForm):
+    formfield_callback = _time_zone_field
+
     class Meta:
         model = Organization
         fields = ["name", "country", "website", "founded_year", "time_zone"]
@@ -40,6 +58,8 @@ class MembershipRoleForm(forms.ModelForm):
 
 
 class ProfileForm(forms.ModelForm):
+    formfield_callback = _time_zone_field
+
     class Meta:
         model = User
         fields = ["first_name", "last_name", "time_zone", "language"]

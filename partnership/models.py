@@ -17,10 +17,14 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from .choices import FrozenChoices, PortalModel
+
 TIME_ZONE_CHOICES = [
     ("UTC", "UTC"),
     *sorted((tz, tz) for tz in zoneinfo.available_timezones() if "/" in tz),
 ]
+#: The same, for form fields (see FrozenChoices).
+TIME_ZONE_FORM_CHOICES = FrozenChoices(TIME_ZONE_CHOICES)
 
 
 class UserManager(DjangoUserManager):
@@ -89,7 +93,7 @@ class OrganizationQuerySet(models.QuerySet):
         )
 
 
-class Organization(models.Model):
+class Organization(PortalModel):
     class Kind(models.TextChoices):
         OEM = "oem", _("OEM")
         EMS = "ems", _("EMS")
@@ -152,7 +156,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Organisation admin")
 
 
-class Membership(models.Model):
+class Membership(PortalModel):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="memberships"
@@ -198,7 +202,7 @@ class PartnershipQuerySet(models.QuerySet):
         return self.select_related("oem", "ems", "oem_contact", "ems_contact")
 
 
-class Partnership(models.Model):
+class Partnership(PortalModel):
     class Status(models.TextChoices):
         PROSPECT = "prospect", _("Prospect")
         ACTIVE = "active", _("Active")
@@ -306,7 +310,7 @@ class Partnership(models.Model):
         )
 
 
-class Invitation(models.Model):
+class Invitation(PortalModel):
     """An organisation admin invites a colleague by e-mail; the link is single-use and expires."""
 
     VALID_FOR = timedelta(days=7)
@@ -357,7 +361,7 @@ class ApiTokenQuerySet(models.QuerySet):
         )
 
 
-class ApiToken(models.Model):
+class ApiToken(PortalModel):
     """A personal API token. Only a SHA-256 hash is stored; the key is shown once at creation."""
 
     PREFIX = "pp_"
@@ -410,7 +414,7 @@ class NotificationQuerySet(models.QuerySet):
         return self.filter(read_at__isnull=True)
 
 
-class Notification(models.Model):
+class Notification(PortalModel):
     """Something a user should know about, shown in the portal and (usually) e-mailed."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
@@ -437,7 +441,7 @@ def default_reminder_offsets():
     return [24 * 60, 60]
 
 
-class NotificationSettings(models.Model):
+class NotificationSettings(PortalModel):
     """Per-user choices: which e-mails to receive and when meeting reminders come."""
 
     user = models.OneToOneField(
@@ -463,7 +467,7 @@ def job_file_path(instance, filename):
     return f"jobs/{secrets.token_hex(16)}/{filename}"
 
 
-class BackgroundJob(models.Model):
+class BackgroundJob(PortalModel):
     """Long work a user started (a large export, a PDF batch): its progress and its file.
 
     The row is the source of truth the progress bar polls; the file lives in private storage

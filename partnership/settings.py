@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # its widget templates, under the project's overrides (FORM_RENDERER)
     # third party
     "allauth",
     "allauth.account",
@@ -77,6 +78,10 @@ MIDDLEWARE = [
 ROOT_URLCONF = "partnership.urls"
 WSGI_APPLICATION = "partnership.wsgi.application"
 ASGI_APPLICATION = "partnership.asgi.application"
+
+# Widgets render through TEMPLATES, so templates/django/forms/ can override Django's (the
+# select's options are written by a template tag: see partnership/templatetags/widgets.py).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 TEMPLATES = [
     {

@@ -12,11 +12,12 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from partnership.choices import PortalModel
 from partnership.models import Partnership
 from partnership.scoping import ScopedQuerySet
 
 
-class Product(models.Model):
+class Product(PortalModel):
     class IpcClass(models.IntegerChoices):
         CLASS_1 = 1, _("Class 1 — general")
         CLASS_2 = 2, _("Class 2 — dedicated service")
@@ -76,7 +77,7 @@ class ReadinessItemQuerySet(ScopedQuerySet):
     partnership_lookup = "product__partnership"
 
 
-class ReadinessItem(models.Model):
+class ReadinessItem(PortalModel):
     """One document of the NPI package a launch needs."""
 
     class Kind(models.TextChoices):
@@ -127,7 +128,7 @@ def readiness_upload_path(instance, filename):
     return f"readiness/{instance.item.product.partnership_id}/{instance.item.product_id}/{uuid.uuid4().hex}/{filename}"
 
 
-class ReadinessFile(models.Model):
+class ReadinessFile(PortalModel):
     """A version of a readiness document. Files are served only through a scoped view."""
 
     item = models.ForeignKey(ReadinessItem, on_delete=models.CASCADE, related_name="files")
@@ -153,7 +154,7 @@ class ReadinessFile(models.Model):
         return f"{self.name} v{self.version}"
 
 
-class ProductionRun(models.Model):
+class ProductionRun(PortalModel):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
         PROPOSED = "proposed", _("New dates proposed by EMS")
@@ -218,7 +219,7 @@ class PriorityRequestQuerySet(ScopedQuerySet):
     partnership_lookup = "run__partnership"
 
 
-class PriorityRequest(models.Model):
+class PriorityRequest(PortalModel):
     """The OEM asks for a re-prioritisation (rush); the EMS accepts or declines."""
 
     class Status(models.TextChoices):
@@ -257,7 +258,7 @@ class CapacityUnit(models.TextChoices):
     HOURS = "hours", _("line hours")
 
 
-class CapacityPlan(models.Model):
+class CapacityPlan(PortalModel):
     """Weekly capacity the EMS publishes for the partnership (optionally per line)."""
 
     partnership = models.ForeignKey(Partnership, on_delete=models.CASCADE, related_name="capacity")
@@ -288,7 +289,7 @@ class CapacityPlan(models.Model):
         return f"{self.week:%G-W%V} {self.line or '—'}: {self.amount} {self.unit}"
 
 
-class DemandPublication(models.Model):
+class DemandPublication(PortalModel):
     """A versioned demand forecast: the OEM publishes all its weekly lines at once."""
 
     partnership = models.ForeignKey(
@@ -321,7 +322,7 @@ class DemandLineQuerySet(ScopedQuerySet):
     partnership_lookup = "publication__partnership"
 
 
-class DemandLine(models.Model):
+class DemandLine(PortalModel):
     publication = models.ForeignKey(
         DemandPublication, on_delete=models.CASCADE, related_name="lines"
     )
@@ -348,7 +349,7 @@ class DemandChangeQuerySet(ScopedQuerySet):
     partnership_lookup = "publication__partnership"
 
 
-class DemandChange(models.Model):
+class DemandChange(PortalModel):
     """A line that changed from the previous publication, classified against the flex table."""
 
     class Verdict(models.TextChoices):
@@ -400,7 +401,7 @@ class DemandChange(models.Model):
         )
 
 
-class CapacityAlert(models.Model):
+class CapacityAlert(PortalModel):
     class Kind(models.TextChoices):
         OVERLOAD = "overload", _("Load above capacity")
         FLEX_BREACH = "flex_breach", _("Flex terms broken")
@@ -453,7 +454,7 @@ class CapacityAlert(models.Model):
         return f"{self.week:%G-W%V} {self.get_kind_display()} ({self.get_severity_display()})"
 
 
-class LongLeadItem(models.Model):
+class LongLeadItem(PortalModel):
     """A component with a long lead time that the EMS buys ahead for a product.
 
     The EMS keeps this list so both sides can see what a forecast cut would leave it holding:
@@ -524,7 +525,7 @@ class RunChangeQuerySet(ScopedQuerySet):
     partnership_lookup = "run__partnership"
 
 
-class RunChange(models.Model):
+class RunChange(PortalModel):
     """The OEM moved or resized a committed run: judged against the contract's flex table."""
 
     class Verdict(models.TextChoices):

@@ -1,0 +1,103 @@
+"""The shortcuts taken for speed (#9) must not change what users see: choice labels in the
+active language, form widgets with Django's markup, meeting occurrences."""
+
+import datetime as dt
+import re
+
+import pytest
+from django import forms
+from django.forms.renderers import DjangoTemplates, TemplatesSetting
+from django.utils import translation
+
+from comms import recurrence
+from comms.models import Meeting
+from contracts.models import DecisionRequest
+from partnership.choices import FrozenChoices
+from partnership.forms import OrganizationForm, ProfileForm
+from partnership.models import TIME_ZONE_CHOICES
+
+
+def _same_markup(html):
+    return re.sub(r"\s+", " ", html).replace(" </div>", "</div>")
+
+
+class Widgets(forms.Form):
+    select = forms.ChoiceField(
+        choices=[("a&b", "A <&> B"), ("Group", [("g1", "G1"), ("g2", "G2")]), ("", "---")],
+        initial="g2",
+        required=False,
+    )
+    multiple = forms.MultipleChoiceField(
+        choices=[("1", "one"), ("2", "two"), ("3", 'th"ree')], initial=["1", "3"]
+    )
+    checks = forms.MultipleChoiceField(
+        choices=[("x&y", "X <&> Y"), ("Group", [("g1", "G1"), ("g2", "G2")])],
+        initial=["g2"],
+        widget=forms.CheckboxSelectMultiple(attrs={"class": "checks"}),
+        required=False,
+    )
+    radio = forms.ChoiceField(
+        choices=[(1, "one"), (2, "two")],
+        initial=2,
+        widget=forms.RadioSelect(attrs={"data-x": 'q"', "disabled": True}),
+    )
+
+
+@pytest.mark.parametrize("name", ["select", "multiple", "checks", "radio"])
+def test_widgets_render_djangos_markup(name):
+    ours = str(Widgets(renderer=TemplatesSetting())[name])
+    django = str(Widgets(renderer=DjangoTemplates())[name])
+    assert _same_markup(ours) == _same_markup(django)
+    assert "<option" in ours or "<input" in ours
+
+
+def test_bound_widgets_keep_the_submitted_choice():
+    form = Widgets(data={"select": "g1", "multiple": ["2"], "checks": ["x&y"], "radio": "1"})
+    assert form.is_valid(), form.errors
+    html = str(form["select"]) + str(form["checks"])
+    assert '<option value="g1" selected>' in html
+    assert 'value="x&amp;y" class="checks" id="id_checks_0" checked' in html
+
+
+def test_choice_labels_follow_the_active_language():
+    request = DecisionRequest(status=DecisionRequest.Status.AWAITING_OEM)
+    with translation.override("en"):
+        english = request.get_status_display()
+    with translation.override("pl"):
+        polish = request.get_status_display()
+    assert english == str(DecisionRequest.Status.AWAITING_OEM.label)
+    assert polish != english and polish
+    request.status = "no-such-status"  # an unknown value shows as itself, as in Django
+    assert request.get_status_display() == "no-such-status"
+
+
+def test_time_zone_selects_validate_and_keep_the_blank_choice():
+    profile = ProfileForm()
+    assert '<option value="" selected>' in str(profile["time_zone"])  # "my organisation's"
+    assert '<option value=""' not in str(OrganizationForm()["time_zone"])
+    data = {"first_name": "A", "last_name": "B", "language": ""}
+    assert ProfileForm(data={**data, "time_zone": "Europe/Warsaw"}).is_valid()
+    bad = ProfileForm(data={**data, "time_zone": "Mars/Olympus"})
+    assert not bad.is_valid() and "time_zone" in bad.errors
+    assert list(FrozenChoices(TIME_ZONE_CHOICES)) == TIME_ZONE_CHOICES
+
+
+def test_occurrences_in_a_window_match_the_whole_expansion():
+    start = dt.datetime(2026, 1, 5, 8, 0, tzinfo=dt.UTC)
+    meeting = Meeting(
+        title="Weekly",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        time_zone="Europe/Berlin",
+        rrule="FREQ=WEEKLY;COUNT=60",
+        exdates=[],
+    )
+    everything = recurrence.occurrences(meeting)
+    assert len(everything) == 60
+    window_start = dt.datetime(2026, 6, 1, 7, 30, tzinfo=dt.UTC)  # inside an occurrence
+    window_end = window_start + dt.timedelta(days=90)
+    expected = [(s, e) for s, e in everything if e > window_start and s < window_end]
+    assert recurrence.occurrences(meeting, window_start, window_end) == expected
+    # 09:00 Berlin all year: 07:00 UTC in summer, 08:00 in winter
+    assert {s.astimezone(dt.UTC).hour for s, _e in everything} == {7, 8}
+    assert expected[0][0] < window_start < expected[0][1]
