@@ -1,10 +1,9 @@
 """The audit list (partnership/lists.py)."""
 
-from django.db.models import Count, Q
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
 
-from partnership.lists import Column, ListSpec, register
+from partnership.lists import Column, ListSpec, count_per_row, register
 
 from .filters import AuditFilter, FindingFilter
 from .models import Audit, Finding
@@ -34,7 +33,9 @@ class AuditList(ListSpec):
             .for_partnership(scope)
             .select_related("template", "lead_auditor")
             .annotate(
-                open_findings=Count("findings", filter=~Q(findings__status="closed")),
+                open_findings=count_per_row(
+                    Finding.objects.exclude(status=Finding.Status.CLOSED), "audit"
+                ),
                 audit_date=Coalesce("actual_date", "planned_date"),
             )
         )

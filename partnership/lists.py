@@ -23,6 +23,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -89,6 +91,21 @@ def _csv_ready(value):
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ", timespec="minutes")
     return value
+
+
+def count_per_row(queryset, fk: str):
+    """How many rows of ``queryset`` point at each listed row through ``fk`` (0 if none), as a
+    correlated subquery: computed for the rows of the page only, where a join and GROUP BY
+    would aggregate every row of the partnership first (8 ms at 500 products, 33 ms at
+    5,000, #9). Sortable like any annotation."""
+    counts = (
+        queryset.filter(**{fk: OuterRef("pk")})
+        .order_by()
+        .values(fk)
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts), 0)
 
 
 class ListSpec:

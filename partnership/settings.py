@@ -80,8 +80,9 @@ WSGI_APPLICATION = "partnership.wsgi.application"
 ASGI_APPLICATION = "partnership.asgi.application"
 
 # Widgets render through TEMPLATES, so templates/django/forms/ can override Django's (the
-# select's options are written by a template tag: see partnership/templatetags/widgets.py).
-FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
+# select's options are written by a template tag: see partnership/templatetags/widgets.py),
+# and the smallest widget templates are rendered in Python (partnership/form_renderer.py).
+FORM_RENDERER = "partnership.form_renderer.FormRenderer"
 
 TEMPLATES = [
     {

@@ -1,12 +1,13 @@
 """The schedule lists (partnership/lists.py): products and production runs."""
 
-from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from partnership.lists import Column, ListSpec, register
+from partnership.lists import Column, ListSpec, count_per_row, register
 
 from .filters import ProductFilter, RunFilter
-from .models import Product, ProductionRun
+from .models import Product, ProductionRun, ReadinessItem
+
+REQUIRED_DOCUMENTS = ReadinessItem.objects.filter(required=True)
 
 
 def _launch(product):
@@ -37,9 +38,9 @@ class ProductList(ListSpec):
             Product.objects.for_user(user)
             .for_partnership(scope)
             .annotate(
-                required=Count("readiness", filter=Q(readiness__required=True)),
-                approved=Count(
-                    "readiness", filter=Q(readiness__required=True, readiness__status="approved")
+                required=count_per_row(REQUIRED_DOCUMENTS, "product"),
+                approved=count_per_row(
+                    REQUIRED_DOCUMENTS.filter(status=ReadinessItem.Status.APPROVED), "product"
                 ),
             )
         )

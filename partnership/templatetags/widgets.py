@@ -11,20 +11,9 @@ from django import template
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
+from partnership.form_renderer import attrs_html
+
 register = template.Library()
-
-
-def _attrs(attrs) -> str:
-    out = []
-    for name, value in attrs.items():
-        if value is False:
-            continue
-        out.append(
-            f" {conditional_escape(name)}"
-            if value is True
-            else f' {conditional_escape(name)}="{conditional_escape(str(value))}"'
-        )
-    return "".join(out)
 
 
 @register.simple_tag
@@ -36,7 +25,7 @@ def select_options(widget):
         for option in options:
             parts.append(
                 f'\n  <option value="{conditional_escape(str(option["value"]))}"'
-                f"{_attrs(option['attrs'])}>{conditional_escape(option['label'])}</option>"
+                f"{attrs_html(option['attrs'])}>{conditional_escape(option['label'])}</option>"
             )
         if group_name:
             parts.append("\n  </optgroup>")
@@ -57,7 +46,7 @@ def input_options(widget):
                 f'<input type="{conditional_escape(option["type"])}"'
                 f' name="{conditional_escape(option["name"])}"'
                 + ("" if value is None else f' value="{conditional_escape(str(value))}"')
-                + f"{_attrs(attrs)}>"
+                + f"{attrs_html(attrs)}>"
             )
             if option.get("wrap_label"):
                 label_for = f' for="{conditional_escape(attrs["id"])}"' if attrs.get("id") else ""

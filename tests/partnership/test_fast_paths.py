@@ -6,13 +6,15 @@ import re
 
 import pytest
 from django import forms
-from django.forms.renderers import DjangoTemplates, TemplatesSetting
+from django.forms.renderers import DjangoTemplates
 from django.utils import translation
+from django.utils.safestring import mark_safe
 
 from comms import recurrence
 from comms.models import Meeting
 from contracts.models import DecisionRequest
 from partnership.choices import FrozenChoices
+from partnership.form_renderer import FormRenderer
 from partnership.forms import OrganizationForm, ProfileForm
 from partnership.models import TIME_ZONE_CHOICES
 
@@ -43,12 +45,55 @@ class Widgets(forms.Form):
     )
 
 
+class Inputs(forms.Form):
+    """One field per input widget the renderer writes in Python, with awkward values."""
+
+    text = forms.CharField(label='Name <"&">', initial='a "quoted" <b>value</b>', max_length=9)
+    safe = forms.CharField(label=mark_safe("<em>Safe</em>"), initial=mark_safe("&amp;"))
+    empty = forms.CharField(required=False, widget=forms.TextInput(attrs={"placeholder": "x"}))
+    number = forms.IntegerField(initial=12, min_value=1)
+    decimal = forms.DecimalField(initial="1.50", required=False)
+    email = forms.EmailField(initial="a@b.example")
+    url = forms.URLField(required=False)
+    password = forms.CharField(widget=forms.PasswordInput(render_value=True), initial="pw")
+    hidden = forms.CharField(widget=forms.HiddenInput, initial="h&i")
+    date = forms.DateField(initial=dt.date(2026, 11, 25), widget=forms.DateInput({"type": "date"}))
+    when = forms.DateTimeField(initial=dt.datetime(2026, 11, 25, 9, 30))
+    time = forms.TimeField(initial=dt.time(9, 30), widget=forms.TimeInput({"type": "time"}))
+    flag = forms.BooleanField(initial=True, required=False)
+    off = forms.BooleanField(initial=False, required=False, disabled=True)
+    upload = forms.FileField(required=False)
+    search = forms.CharField(widget=forms.TextInput({"type": "search", "data-x": True}))
+    notes = forms.CharField(widget=forms.Textarea, initial="<script>")
+
+
 @pytest.mark.parametrize("name", ["select", "multiple", "checks", "radio"])
-def test_widgets_render_djangos_markup(name):
-    ours = str(Widgets(renderer=TemplatesSetting())[name])
+def test_choice_widgets_render_djangos_markup(name):
+    ours = str(Widgets(renderer=FormRenderer())[name])
     django = str(Widgets(renderer=DjangoTemplates())[name])
     assert _same_markup(ours) == _same_markup(django)
     assert "<option" in ours or "<input" in ours
+
+
+@pytest.mark.parametrize("name", list(Inputs.base_fields))
+@pytest.mark.parametrize("bound", [False, True])
+def test_input_widgets_and_labels_render_djangos_markup(name, bound):
+    data = {"text": 'x"<y>', "number": "abc", "flag": "on", "when": "2026-11-25 10:00"}
+    ours = Inputs(data if bound else None, renderer=FormRenderer())[name]
+    django = Inputs(data if bound else None, renderer=DjangoTemplates())[name]
+    assert str(ours) == str(django)
+    assert ours.label_tag() == django.label_tag()
+    assert ours.label_tag(attrs={"class": "x", "hidden": True}) == django.label_tag(
+        attrs={"class": "x", "hidden": True}
+    )
+    assert str(ours.errors) == str(django.errors)
+
+
+def test_a_whole_form_renders_as_with_djangos_renderer():
+    data = {"text": "too long for the field", "email": "nope"}
+    ours, django = Inputs(data, renderer=FormRenderer()), Inputs(data, renderer=DjangoTemplates())
+    assert str(ours) == str(django)
+    assert 'value="too long for the field"' in str(ours) and "errorlist" in str(ours)
 
 
 def test_bound_widgets_keep_the_submitted_choice():

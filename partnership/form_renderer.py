@@ -1,0 +1,64 @@
+"""The portal's form renderer: Django's ``TemplatesSetting`` (so ``templates/django/forms/``
+can override widget templates), with the smallest, hottest templates written in Python.
+
+A form field is a label, a widget and its attributes: five or six template renders of a few
+characters each, ~100 µs apiece on a small server for the context and renderer machinery
+alone — a third of a list page with a "create" form beside it (#9). ``FAST`` renders those
+templates to the same markup (tests/partnership/test_fast_paths.py compares every one with
+Django's); any other template, including an override of one of these, goes to Django.
+"""
+
+from django.forms.renderers import TemplatesSetting
+from django.utils.html import conditional_escape
+from django.utils.safestring import mark_safe
+
+
+def attrs_html(attrs) -> str:
+    """``django/forms/attrs.html`` and ``widgets/attrs.html``: `` name="value"`` pairs, a bare
+    name for True, nothing for False."""
+    if not attrs:
+        return ""
+    out = []
+    for name, value in attrs.items():
+        if value is False:
+            continue
+        if value is True:
+            out.append(f" {conditional_escape(name)}")
+        else:
+            out.append(f' {conditional_escape(name)}="{conditional_escape(str(value))}"')
+    return "".join(out)
+
+
+def _input(context) -> str:
+    widget = context["widget"]
+    value = widget["value"]
+    return (
+        f'<input type="{conditional_escape(widget["type"])}"'
+        f' name="{conditional_escape(widget["name"])}"'
+        + ("" if value is None else f' value="{conditional_escape(str(value))}"')
+        + f"{attrs_html(widget['attrs'])}>"
+    )
+
+
+def _label(context) -> str:
+    label = conditional_escape(context["label"])
+    if not context["use_tag"]:
+        return label
+    tag = conditional_escape(context["tag"])
+    return f"<{tag}{attrs_html(context['attrs'])}>{label}</{tag}>"
+
+
+INPUT_TEMPLATES = (
+    "checkbox", "color", "date", "datetime", "email", "file", "hidden", "number",
+    "password", "search", "tel", "text", "time", "url", "input",
+)  # fmt: skip
+FAST = {f"django/forms/widgets/{name}.html": _input for name in INPUT_TEMPLATES}
+FAST["django/forms/label.html"] = _label
+
+
+class FormRenderer(TemplatesSetting):
+    def render(self, template_name, context, request=None):
+        fast = FAST.get(template_name)
+        if fast is None:
+            return super().render(template_name, context, request)
+        return mark_safe(fast(context))
