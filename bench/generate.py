@@ -734,6 +734,7 @@ def generate(scale: int):
                 end=m.end,
                 time_zone=m.time_zone,
                 rrule=m.rrule,
+                last_end=m.compute_last_end(),
                 organiser_id=organiser,
                 status="cancelled" if cancelled else "scheduled",
                 uid=f"{uuid.UUID(int=rng.getrandbits(128))}@oem-ems-portal",
@@ -1059,7 +1060,13 @@ def main(argv=None):
     scale = scale_from(argv)
     url = configure(scale)
     if "--if-missing" in argv and existing_scale(url) == scale:
-        print(f"bench data at scale {scale} already in {url}; keeping it")
+        print(f"bench data at scale {scale} already in {url}; keeping it (migrated)")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)  # e.g. the indexes added since it was generated
         return
     print(f"Generating bench data at scale {scale} into {url}")
     recreate_database(url)

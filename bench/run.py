@@ -138,14 +138,13 @@ def page_specs(world):
     """(name, url, {table: rows}) — the rows each page shows, counted with the views' own
     code (the list specs at their default filters and page size, the dashboard's tiles), per
     table they come from. The floor reads as many rows from each of those tables."""
-    from django.db.models import Q
     from django.http import QueryDict
     from django.urls import reverse
     from django.utils import timezone
 
     from audits import lists as audit_lists
     from comms import lists as comms_lists
-    from comms.models import Meeting
+    from comms.models import Meeting, not_over
     from contracts import lists as contract_lists
     from partnership import dashboard, list_specs
     from partnership.models import Membership, Partnership
@@ -191,7 +190,7 @@ def page_specs(world):
     now = timezone.now()
     upcoming = (
         Meeting.objects.filter(partnership=p, parent__isnull=True)
-        .filter(Q(end__gte=now) | ~Q(rrule=""))
+        .filter(not_over(now), start__lt=now + dt.timedelta(days=90))
         .count()
     )
     history_rows = 5  # the audit-trail card under some pages

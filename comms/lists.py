@@ -1,17 +1,11 @@
 """The comms lists (partnership/lists.py): problems, action items, my actions, goals, meetings."""
 
-from django.db.models import Case, IntegerField, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from partnership.lists import Column, ListSpec, register
 
 from .filters import ActionFilter, GoalFilter, MeetingFilter, ProblemFilter
-from .models import ActionItem, Goal, Meeting, Problem
-
-SEVERITY_RANK = Case(
-    *(When(severity=s, then=Value(n)) for n, s in enumerate(["critical", "high", "medium", "low"])),
-    output_field=IntegerField(),
-)
+from .models import SEVERITY_RANK, ActionItem, Goal, Meeting, Problem
 
 
 def _partnership_name(obj):

@@ -3,6 +3,7 @@ reminders planned in the database, the open problem log, and shared goals."""
 
 import secrets
 import uuid
+import zoneinfo
 
 from django.conf import settings
 from django.db import models
@@ -14,6 +15,11 @@ from simple_history.models import HistoricalRecords
 from partnership.choices import PortalModel
 from partnership.models import TIME_ZONE_CHOICES, Partnership
 from partnership.scoping import ScopedQuerySet
+
+
+def not_over(now) -> Q:
+    """Meetings with an occurrence still to come or under way (series included)."""
+    return Q(last_end__gte=now) | Q(last_end__isnull=True)
 
 
 class Meeting(PortalModel):
@@ -47,6 +53,9 @@ class Meeting(PortalModel):
         blank=True,
         help_text=_("e.g. FREQ=WEEKLY;COUNT=12. Empty: a single meeting."),
     )
+    #: The end of the last occurrence (the meeting's own end if it does not repeat), kept by
+    #: save(): what is over can be left out in SQL instead of expanding every series (#9).
+    last_end = models.DateTimeField(null=True, editable=False)
     exdates = models.JSONField(
         default=list, blank=True, help_text=_("Cancelled occurrences (UTC ISO datetimes).")
     )
@@ -81,6 +90,7 @@ class Meeting(PortalModel):
 
     class Meta:
         ordering = ["start"]
+        indexes = [models.Index(fields=["partnership", "last_end"], name="meeting_last_end_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(end__gt=models.F("start")), name="meeting_ends_after_start"
@@ -103,7 +113,21 @@ class Meeting(PortalModel):
             self.uid = self.parent.uid if self.parent_id else f"{uuid.uuid4()}@oem-ems-portal"
             if self.parent_id:  # overrides share the series' UID, told apart by RECURRENCE-ID
                 self.uid = f"{self.parent.uid}#{uuid.uuid4().hex[:8]}"
+        self.last_end = self.compute_last_end()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "last_end"}
         super().save(*args, **kwargs)
+
+    def compute_last_end(self):
+        if not self.rrule or not self.start or not self.end:
+            return self.end
+        from .recurrence import series_starts
+
+        try:
+            starts = series_starts(self.rrule, self.start, self.time_zone)
+        except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError):
+            return None  # an invalid rule is refused by validation; unknown: never left out
+        return (starts[-1] if starts else self.start) + (self.end - self.start)
 
     def get_absolute_url(self):
         return reverse("comms:meeting", args=[self.partnership_id, self.pk])
@@ -145,6 +169,16 @@ class Minutes(PortalModel):
 
     def __str__(self):
         return f"Minutes of {self.meeting}"
+
+
+#: Most severe first: the problem list's sort (and its index).
+SEVERITY_RANK = models.Case(
+    *(
+        models.When(severity=s, then=models.Value(n))
+        for n, s in enumerate(["critical", "high", "medium", "low"])
+    ),
+    output_field=models.IntegerField(),
+)
 
 
 class Problem(PortalModel):
@@ -209,6 +243,17 @@ class Problem(PortalModel):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            # the problem list's default order (comms.lists), so a page reads 50 index entries
+            # instead of sorting every open problem of the partnership (#9)
+            models.Index(
+                "partnership",
+                SEVERITY_RANK,
+                models.F("created_at").desc(),
+                models.F("id").desc(),
+                name="problem_list_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["partnership", "number"], name="problem_number_unique"),
             models.UniqueConstraint(
@@ -286,7 +331,13 @@ class ActionItem(PortalModel):
 
     class Meta:
         ordering = ["due_date", "id"]
-        indexes = [models.Index(fields=["status", "due_date"], name="action_item_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_date"], name="action_item_due_idx"),
+            # the action list's default order (comms.lists)
+            models.Index(
+                fields=["partnership", "status", "due_date", "id"], name="action_list_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["partnership", "external_id"],

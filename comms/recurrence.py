@@ -55,10 +55,14 @@ def _expandable(rule: str) -> str:
 
 
 def occurrences(
-    meeting, window_start: dt.datetime | None = None, window_end: dt.datetime | None = None
+    meeting,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+    overrides=None,
 ):
     """(start, end) of every occurrence in [window_start, window_end), aware UTC datetimes,
-    without the cancelled ones (EXDATE) and without those that have their own override."""
+    without the cancelled ones (EXDATE) and without those that have their own override.
+    ``overrides``: the series' overrides when the caller read them already (else queried)."""
     duration = meeting.end - meeting.start
     if not meeting.rrule:
         starts = [meeting.start.astimezone(dt.UTC)]
@@ -68,12 +72,13 @@ def occurrences(
             # The expansion is sorted: jump to the first occurrence not over by then.
             starts = starts[bisect.bisect_right(starts, window_start - duration) :]
     skipped = {dt.datetime.fromisoformat(x) for x in meeting.exdates}
-    overridden = (
+    if not (meeting.pk and meeting.rrule):
+        overridden = set()
+    else:
         # .all(), not .values_list(): it uses a prefetch when the caller made one (lists).
-        {o.recurrence_id for o in meeting.overrides.all()}
-        if meeting.pk and meeting.rrule
-        else set()
-    )
+        if overrides is None:
+            overrides = meeting.overrides.all()
+        overridden = {o.recurrence_id for o in overrides}
     out = []
     for s in starts:
         if s in skipped or s in overridden:

@@ -1,5 +1,6 @@
 import datetime as dt
 import zoneinfo
+from collections import defaultdict
 from decimal import Decimal
 from functools import cached_property
 
@@ -7,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Prefetch, Q, Value, When
+from django.db.models import Case, IntegerField, Value, When
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -31,7 +32,16 @@ from .forms import (
     OccurrenceForm,
     ProblemForm,
 )
-from .models import ActionItem, CalendarFeed, Goal, Meeting, Minutes, Problem, ProblemComment
+from .models import (
+    ActionItem,
+    CalendarFeed,
+    Goal,
+    Meeting,
+    Minutes,
+    Problem,
+    ProblemComment,
+    not_over,
+)
 
 SEVERITY_ORDER = Case(
     *(When(severity=s, then=Value(n)) for n, s in enumerate(["critical", "high", "medium", "low"])),
@@ -67,19 +77,28 @@ class MeetingListView(ListMixin, CommsMixin, TemplateView):
             Meeting.objects.for_partnership(self.partnership)
             .filter(parent__isnull=True, start__lt=window_end)
             # Only what can happen in the window: single meetings not over yet, and series.
-            .filter(Q(end__gte=now) | ~Q(rrule=""))
+            .filter(not_over(now))
             # what the upcoming list and the expansion read: a series' text is not needed
             .only(*UPCOMING_FIELDS)
-            .prefetch_related(Prefetch("overrides", Meeting.objects.only(*UPCOMING_FIELDS)))
         )
+        # The series' moved occurrences in one query, handed to the expansion (a related
+        # manager per series cost more than the expansion itself at 800 series, #9).
+        by_pk = {m.pk: m for m in meetings}
+        overrides = defaultdict(list)
+        for o in Meeting.objects.filter(parent__in=[m.pk for m in meetings if m.rrule]).only(
+            *UPCOMING_FIELDS
+        ):
+            overrides[o.parent_id].append(o)
         upcoming = []
-        for m in meetings + [o for series in meetings for o in series.overrides.all()]:
+        for m in meetings + [o for moved in overrides.values() for o in moved]:
             if m.status == Meeting.Status.CANCELLED:
                 continue
-            for start, end in recurrence.occurrences(m, window_start=now, window_end=window_end):
+            for start, end in recurrence.occurrences(
+                m, window_start=now, window_end=window_end, overrides=overrides.get(m.pk, ())
+            ):
                 upcoming.append(
                     {
-                        "meeting": m.parent if m.parent_id else m,
+                        "meeting": by_pk[m.parent_id] if m.parent_id else m,
                         "start": start,
                         "end": end,
                         "moved": bool(m.parent_id),

@@ -527,7 +527,11 @@ class DecisionRequest(PortalModel):
                 name="decision_external_id_unique",
             ),
         ]
-        indexes = [models.Index(fields=["status", "due_at"], name="decision_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="decision_due_idx"),
+            # the decision list's default order (contracts.lists)
+            models.Index(fields=["partnership", "-created_at", "-id"], name="decision_list_idx"),
+        ]
 
     def __str__(self):
         return f"{self.reference} {self.title}"

@@ -11,7 +11,7 @@ from .models import Organization
 
 def tiles(user, organization: Organization, partnerships) -> dict:
     from audits.models import Certificate, Finding
-    from comms.models import ActionItem, Meeting, Problem
+    from comms.models import ActionItem, Meeting, Problem, not_over
     from contracts.models import DecisionRequest
     from schedules.models import CapacityAlert, ProductionRun
 
@@ -32,7 +32,7 @@ def tiles(user, organization: Organization, partnerships) -> dict:
         ),
         "meetings": list(
             Meeting.objects.filter(partnership_id__in=ids, status="scheduled", parent__isnull=True)
-            .filter(Q(end__gte=now) | ~Q(rrule=""))
+            .filter(not_over(now))
             # EXISTS rather than a join: no DISTINCT over the wide meeting rows.
             .filter(Q(organiser=user) | Exists(attending))
             .select_related("partnership__oem", "partnership__ems")

@@ -29,8 +29,8 @@ def attrs_html(attrs) -> str:
     return "".join(out)
 
 
-def _input(context) -> str:
-    widget = context["widget"]
+def input_html(widget) -> str:
+    """``django/forms/widgets/input.html`` for a widget's context."""
     value = widget["value"]
     return (
         f'<input type="{conditional_escape(widget["type"])}"'
@@ -38,6 +38,10 @@ def _input(context) -> str:
         + ("" if value is None else f' value="{conditional_escape(str(value))}"')
         + f"{attrs_html(widget['attrs'])}>"
     )
+
+
+def _input(context) -> str:
+    return input_html(context["widget"])
 
 
 def _label(context) -> str:

@@ -21,9 +21,12 @@ from django.db.models.functions import Concat
 from django.http import Http404
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
+from .form_renderer import input_html
 from .scoping import scoped_partnership
 
 LIMIT = 20
@@ -154,17 +157,28 @@ LOOKUPS = {
 class SearchInput(forms.TextInput):
     """A text input that htmx fills with suggestions as the user types (a native datalist)."""
 
-    template_name = "partnership/widgets/search_input.html"
-
     def __init__(self, attrs=None):
         super().__init__({"autocomplete": "off", "spellcheck": "false", **(attrs or {})})
         self.lookup_url = ""
 
-    def get_context(self, name, value, attrs):
-        context = super().get_context(name, value, attrs)
-        # The input sends its text under its own name; ``field`` tells the endpoint which.
-        context["widget"]["lookup_url"] = f"{self.lookup_url}?field={name}"
-        return context
+    def render(self, name, value, attrs=None, renderer=None):
+        """``<input … list hx-get>`` and its empty ``<datalist>``, written in Python like the
+        other inputs (partnership/form_renderer.py): forms have several of these (#9)."""
+        widget = self.get_context(name, value, attrs)["widget"]
+        options_id = f"{widget['attrs']['id']}_options"
+        widget["attrs"] = {
+            **widget["attrs"],
+            "list": options_id,
+            # The input sends its text under its own name; ``field`` tells the endpoint which.
+            "hx-get": f"{self.lookup_url}?field={name}",
+            "hx-trigger": "focus once, input changed delay:250ms",
+            "hx-target": f"#{options_id}",
+            "hx-swap": "innerHTML",
+            "hx-sync": "this:replace",
+        }
+        return format_html(
+            '{}\n<datalist id="{}"></datalist>', mark_safe(input_html(widget)), options_id
+        )
 
 
 class LookupField(forms.ModelChoiceField):

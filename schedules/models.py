@@ -197,6 +197,13 @@ class ProductionRun(PortalModel):
 
     class Meta:
         ordering = ["planned_launch", "-priority", "id"]
+        indexes = [
+            # the run list's default order (schedules.lists): a page reads 50 index entries
+            # instead of sorting every run of the partnership (#9)
+            models.Index(
+                fields=["partnership", "planned_launch", "-priority", "-id"], name="run_list_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["partnership", "external_id"],

@@ -457,3 +457,33 @@ def test_cancelling_the_meeting_mails_every_attendee_a_cancel(world, smtp_sink, 
         cal = parse(part.get_payload(decode=True))
         assert str(cal["METHOD"]) == "CANCEL"
         assert str(cal.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
+
+
+def test_a_meeting_knows_when_its_last_occurrence_ends(schedule, world):
+    """``last_end`` lets pages leave finished series out in SQL (#9): it must follow every
+    change of the rule, the times or the zone."""
+    series = schedule(rrule="FREQ=WEEKLY;COUNT=4")
+    series.refresh_from_db()
+    # four Tuesdays at 09:00 Berlin; the last is 10 November (CET, UTC+1), ending at 10:00
+    assert series.last_end == utc(2026, 11, 10, 9, 0)
+    services.update_meeting(by=world.buyer, meeting=series, rrule="FREQ=WEEKLY;COUNT=6")
+    series.refresh_from_db()
+    assert series.last_end == utc(2026, 11, 24, 9, 0)
+    single = schedule(rrule="", start=AUTUMN + dt.timedelta(days=2))
+    single.refresh_from_db()
+    assert single.last_end == single.end
+
+
+def test_the_meetings_page_lists_what_is_still_to_come(schedule, world, client):
+    from django.urls import reverse
+    from django.utils import timezone
+
+    now = timezone.now()
+    over = schedule(title="Finished series", start=now - dt.timedelta(weeks=10))
+    going = schedule(title="Running series", start=now - dt.timedelta(weeks=2))
+    assert over.last_end < now < going.last_end
+    client.force_login(world.buyer)
+    response = client.get(reverse("comms:meetings", args=[world.ours.pk]))
+    titles = {o["meeting"].title for o in response.context["upcoming"]}
+    assert titles == {"Running series"}
+    assert len(response.context["upcoming"]) == 2  # weeks 3 and 4 of the four
