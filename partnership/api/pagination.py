@@ -108,7 +108,11 @@ class SyncCursorPagination(CursorPagination):
         self.count = cursor["count"] if cursor else queryset.count()
         if cursor and cursor["after"] is not None:
             at, pk = cursor["after"]
-            queryset = queryset.filter(Q(**{f"{ts}__gt": at}) | Q(**{ts: at, "pk__gt": pk}))
+            # ``>= at`` as well: the index range then starts at the cursor. With the OR alone,
+            # every page scanned from ``updated_since`` again — quadratic over a long sync (#9).
+            queryset = queryset.filter(**{f"{ts}__gte": at}).filter(
+                Q(**{f"{ts}__gt": at}) | Q(**{ts: at, "pk__gt": pk})
+            )
         rows = list(queryset.order_by(ts, "pk")[: self.page_size + 1])
         self.has_next = len(rows) > self.page_size
         self.page = rows[: self.page_size]

@@ -23,6 +23,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions, serializers
 
 from partnership.api.fields import ScopedIdField
+from partnership.api.representation import PlainRepresentationMixin
 from partnership.api.serializers import PartyContactSerializer
 from partnership.api.upsert import RowsField
 from partnership.models import Partnership
@@ -848,7 +849,7 @@ def _upsert_runs(by, partnership, items):
 # --- Capacity and load ------------------------------------------------------------------------
 
 
-class CapacityPlanSerializer(serializers.ModelSerializer):
+class CapacityPlanSerializer(PlainRepresentationMixin, serializers.ModelSerializer):
     class Meta:
         model = CapacityPlan
         fields = [
