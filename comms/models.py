@@ -253,6 +253,8 @@ class Problem(PortalModel):
                 models.F("id").desc(),
                 name="problem_list_idx",
             ),
+            # counts of open problems (the list's, the dashboard's by severity): index-only
+            models.Index(fields=["partnership", "status", "severity"], name="problem_status_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["partnership", "number"], name="problem_number_unique"),

@@ -42,7 +42,7 @@ def tiles(user, organization: Organization, partnerships) -> dict:
             Problem.objects.filter(partnership_id__in=ids)
             .exclude(status__in=["resolved", "closed"])
             .values_list("severity")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("*"))  # COUNT(*): an index-only scan of problem_status_idx
         ),
         "my_actions": list(
             ActionItem.objects.filter(partnership_id__in=ids, owner=user, status="open").order_by(
