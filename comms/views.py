@@ -1,6 +1,5 @@
 import datetime as dt
 import zoneinfo
-from collections import defaultdict
 from decimal import Decimal
 from functools import cached_property
 
@@ -40,7 +39,6 @@ from .models import (
     Minutes,
     Problem,
     ProblemComment,
-    not_over,
 )
 
 SEVERITY_ORDER = Case(
@@ -59,60 +57,19 @@ class CommsMixin(PartnershipScopedMixin):
         return ctx
 
 
-UPCOMING_FIELDS = (
-    "partnership_id", "parent_id", "recurrence_id", "kind", "title", "status",
-    "start", "end", "time_zone", "rrule", "exdates",
-)  # fmt: skip
-
-
 class MeetingListView(ListMixin, CommsMixin, TemplateView):
     template_name = "comms/meeting_list.html"
     list_spec = lists.MeetingList
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        now = timezone.now()
-        window_end = now + dt.timedelta(days=90)
-        meetings = list(
-            Meeting.objects.for_partnership(self.partnership)
-            .filter(parent__isnull=True, start__lt=window_end)
-            # Only what can happen in the window: single meetings not over yet, and series.
-            .filter(not_over(now))
-            # what the upcoming list and the expansion read: a series' text is not needed
-            .only(*UPCOMING_FIELDS)
-        )
-        # The series' moved occurrences in one query, handed to the expansion (a related
-        # manager per series cost more than the expansion itself at 800 series, #9).
-        by_pk = {m.pk: m for m in meetings}
-        overrides = defaultdict(list)
-        for o in Meeting.objects.filter(parent__in=[m.pk for m in meetings if m.rrule]).only(
-            *UPCOMING_FIELDS
-        ):
-            overrides[o.parent_id].append(o)
-        upcoming = []
-        for m in meetings + [o for moved in overrides.values() for o in moved]:
-            if m.status == Meeting.Status.CANCELLED:
-                continue
-            for start, end in recurrence.occurrences(
-                m, window_start=now, window_end=window_end, overrides=overrides.get(m.pk, ())
-            ):
-                upcoming.append(
-                    {
-                        "meeting": by_pk[m.parent_id] if m.parent_id else m,
-                        "start": start,
-                        "end": end,
-                        "moved": bool(m.parent_id),
-                    }
-                )
-        upcoming.sort(key=lambda o: o["start"])
         tz_default = self.request.user.time_zone or (
             self.request.active_membership.organization.time_zone
             if self.request.active_membership
             else "UTC"
         )
         ctx.update(
-            upcoming=upcoming[:60],
-            meetings=meetings,
+            upcoming=services.upcoming_occurrences(self.partnership),
             form=kwargs.get("form")
             or MeetingForm(
                 partnership=self.partnership, initial={"time_zone": tz_default, "occurrences": 12}

@@ -1,7 +1,8 @@
 """The portal's form renderer: Django's ``TemplatesSetting`` (so ``templates/django/forms/``
 can override widget templates), with the smallest, hottest templates written in Python.
 
-A form field is a label, a widget and its attributes: five or six template renders of a few
+A form field is a label, a widget, its attributes and its (mostly empty) error list: six or
+seven template renders of a few
 characters each, ~100 µs apiece on a small server for the context and renderer machinery
 alone — a third of a list page with a "create" form beside it (#9). ``FAST`` renders those
 templates to the same markup (tests/partnership/test_fast_paths.py compares every one with
@@ -52,12 +53,24 @@ def _label(context) -> str:
     return f"<{tag}{attrs_html(context['attrs'])}>{label}</{tag}>"
 
 
+def _errors(context) -> str:
+    """``django/forms/errors/list/ul.html`` — rendered for every field, errors or not."""
+    errors = context["errors"]
+    if not errors:
+        return ""
+    field_id = getattr(errors, "field_id", None)
+    id_attr = f' id="{conditional_escape(field_id)}_error"' if field_id else ""
+    items = "".join(f"<li>{conditional_escape(error)}</li>" for error in errors)
+    return f'<ul class="{conditional_escape(context["error_class"])}"{id_attr}>{items}</ul>'
+
+
 INPUT_TEMPLATES = (
     "checkbox", "color", "date", "datetime", "email", "file", "hidden", "number",
     "password", "search", "tel", "text", "time", "url", "input",
 )  # fmt: skip
 FAST = {f"django/forms/widgets/{name}.html": _input for name in INPUT_TEMPLATES}
 FAST["django/forms/label.html"] = _label
+FAST["django/forms/errors/list/default.html"] = FAST["django/forms/errors/list/ul.html"] = _errors
 
 
 class FormRenderer(TemplatesSetting):

@@ -487,3 +487,24 @@ def test_the_meetings_page_lists_what_is_still_to_come(schedule, world, client):
     titles = {o["meeting"].title for o in response.context["upcoming"]}
     assert titles == {"Running series"}
     assert len(response.context["upcoming"]) == 2  # weeks 3 and 4 of the four
+
+
+def test_an_occurrence_moved_out_of_a_finished_series_is_still_upcoming(schedule, world):
+    from django.utils import timezone
+
+    now = timezone.now().replace(microsecond=0)
+    series = schedule(title="Old series", start=now - dt.timedelta(weeks=5))
+    last = starts(series)[-1]
+    assert series.last_end < now  # the rule itself is over…
+    tomorrow = now + dt.timedelta(days=1)
+    services.reschedule_occurrence(
+        by=world.buyer,
+        meeting=series,
+        occurrence_start=last,
+        start=tomorrow,
+        end=tomorrow + dt.timedelta(hours=1),
+    )
+    upcoming = services.upcoming_occurrences(world.ours, now=now)
+    assert [(o["meeting"].pk, o["start"], o["moved"]) for o in upcoming] == [
+        (series.pk, tomorrow, True)  # …but its last meeting was moved to tomorrow
+    ]

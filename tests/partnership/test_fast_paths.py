@@ -90,10 +90,15 @@ def test_input_widgets_and_labels_render_djangos_markup(name, bound):
 
 
 def test_a_whole_form_renders_as_with_djangos_renderer():
-    data = {"text": "too long for the field", "email": "nope"}
+    data = {"text": "too long <for> the field", "email": "nope"}
     ours, django = Inputs(data, renderer=FormRenderer()), Inputs(data, renderer=DjangoTemplates())
     assert str(ours) == str(django)
-    assert 'value="too long for the field"' in str(ours) and "errorlist" in str(ours)
+    assert 'value="too long &lt;for&gt; the field"' in str(ours)
+    assert '<ul class="errorlist" id="id_email_error"><li>' in str(ours)
+    ours.add_error(None, "Both <b>wrong</b>")  # a form-wide error: no field id
+    django.add_error(None, "Both <b>wrong</b>")
+    assert str(ours.non_field_errors()) == str(django.non_field_errors())
+    assert str(ours.non_field_errors()).startswith('<ul class="errorlist nonfield"><li>Both &lt;b')
 
 
 def test_bound_widgets_keep_the_submitted_choice():
