@@ -7,13 +7,13 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from partnership.choices import PortalModel
 from partnership.models import Organization, Partnership
+from partnership.routes import reverse_ids
 from partnership.scoping import ScopedQuerySet
 
 
@@ -291,7 +291,7 @@ class Audit(PortalModel):
         return self.title
 
     def get_absolute_url(self):
-        return reverse("audits:audit", args=[self.partnership_id, self.pk])
+        return reverse_ids("audits:audit", self.partnership_id, self.pk)
 
 
 class Answer(PortalModel):
@@ -407,7 +407,7 @@ class Finding(PortalModel):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("audits:finding", args=[self.audit.partnership_id, self.pk])
+        return reverse_ids("audits:finding", self.audit.partnership_id, self.pk)
 
     @property
     def needs_action(self):

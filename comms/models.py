@@ -14,6 +14,7 @@ from simple_history.models import HistoricalRecords
 
 from partnership.choices import PortalModel
 from partnership.models import TIME_ZONE_CHOICES, Partnership
+from partnership.routes import reverse_ids
 from partnership.scoping import ScopedQuerySet
 
 
@@ -130,7 +131,7 @@ class Meeting(PortalModel):
         return (starts[-1] if starts else self.start) + (self.end - self.start)
 
     def get_absolute_url(self):
-        return reverse("comms:meeting", args=[self.partnership_id, self.pk])
+        return reverse_ids("comms:meeting", self.partnership_id, self.pk)
 
     @property
     def ical_uid(self):
@@ -269,7 +270,7 @@ class Problem(PortalModel):
         return f"P-{self.number:04d} {self.title}"
 
     def get_absolute_url(self):
-        return reverse("comms:problem", args=[self.partnership_id, self.pk])
+        return reverse_ids("comms:problem", self.partnership_id, self.pk)
 
 
 class CommentQuerySet(ScopedQuerySet):

@@ -9,13 +9,13 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from partnership.choices import PortalModel
 from partnership.models import Organization, Partnership
+from partnership.routes import reverse_ids
 from partnership.scoping import ScopedQuerySet
 
 
@@ -152,7 +152,7 @@ class Contract(PortalModel):
         return f"{self.title} v{self.version}"
 
     def get_absolute_url(self):
-        return reverse("contracts:detail", args=[self.partnership_id, self.pk])
+        return reverse_ids("contracts:detail", self.partnership_id, self.pk)
 
     def clean(self):
         errors = {}
@@ -537,7 +537,7 @@ class DecisionRequest(PortalModel):
         return f"{self.reference} {self.title}"
 
     def get_absolute_url(self):
-        return reverse("contracts:decision_detail", args=[self.partnership_id, self.pk])
+        return reverse_ids("contracts:decision_detail", self.partnership_id, self.pk)
 
     @property
     def reference(self):

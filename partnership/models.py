@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from .choices import FrozenChoices, PortalModel
+from .routes import reverse_ids
 
 TIME_ZONE_CHOICES = [
     ("UTC", "UTC"),
@@ -264,7 +265,7 @@ class Partnership(PortalModel):
         return f"{self.oem} ↔ {self.ems}"
 
     def get_absolute_url(self):
-        return reverse("partnership_detail", args=[self.pk])
+        return reverse_ids("partnership_detail", self.pk)
 
     def clean(self):
         errors = {}

@@ -8,12 +8,12 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from partnership.choices import PortalModel
 from partnership.models import Partnership
+from partnership.routes import reverse_ids
 from partnership.scoping import ScopedQuerySet
 
 
@@ -70,7 +70,7 @@ class Product(PortalModel):
         return f"{self.part_number} rev {self.revision} — {self.name}"
 
     def get_absolute_url(self):
-        return reverse("schedules:product", args=[self.partnership_id, self.pk])
+        return reverse_ids("schedules:product", self.partnership_id, self.pk)
 
 
 class ReadinessItemQuerySet(ScopedQuerySet):
@@ -226,7 +226,7 @@ class ProductionRun(PortalModel):
         return f"{self.product.part_number} × {self.quantity} ({self.planned_launch:%Y-%m-%d})"
 
     def get_absolute_url(self):
-        return reverse("schedules:run", args=[self.partnership_id, self.pk])
+        return reverse_ids("schedules:run", self.partnership_id, self.pk)
 
 
 class PriorityRequestQuerySet(ScopedQuerySet):

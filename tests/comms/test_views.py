@@ -297,3 +297,29 @@ def test_meeting_pages_have_bounded_queries(world, client, weekly, django_assert
         )
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url)
+
+
+def test_done_buttons_share_one_form_and_keep_the_filters(world, client, weekly):
+    import re
+
+    item = ActionItem.objects.create(
+        partnership=world.ours,
+        meeting=weekly,
+        title="Check the reflow profile",
+        owner=world.account_manager,
+        due_date=dt.date(2030, 1, 15),
+    )
+    client.force_login(world.account_manager)
+    url = reverse("comms:actions", args=[world.ours.pk]) + "?q=reflow"
+    html = client.get(url).content.decode()
+    assert html.count('<form id="action-done" method="post">') == 1
+    button = re.search(r'<button type="submit" form="action-done" name="item" value="(\d+)"', html)
+    assert button and int(button.group(1)) == item.pk
+    # What the browser sends for that button: the form's fields plus the button's value.
+    response = client.post(url, {"status": "done", "item": item.pk})
+    assert response.status_code == 302 and response["Location"].endswith("?q=reflow")
+    item.refresh_from_db()
+    assert item.status == "done"
+    # Across partnerships (my actions), each row posts to its own partnership's list.
+    mine = client.get(reverse("comms:my_actions") + "?status=").content.decode()
+    assert 'form="action-done"' not in mine

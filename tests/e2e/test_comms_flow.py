@@ -103,3 +103,20 @@ def test_teleconference_minutes_and_problem(demo, browser: Browser, output_path:
         problem.status == "closed"
         and problem.comments.filter(mentions__email="account.manager@vistula.example").exists()
     )
+
+
+def test_an_action_is_done_from_the_list_with_its_filters_kept(demo, browser: Browser):
+    """The list's "Done" buttons share one form through their form attribute: Chromium
+    submits the row's item with it, and comes back to the filtered list."""
+    from comms.models import ActionItem
+
+    base = demo.url
+    item = ActionItem.objects.filter(status="open").select_related("owner").first()
+    page = session(browser, base, item.owner.email)
+    page.goto(base + f"/partnerships/{item.partnership_id}/actions/?q={item.title[:12]}")
+    row = page.locator("tr", has_text=item.title)
+    row.get_by_role("button", name="Done").click()
+    expect(page.locator(".messages")).to_contain_text("Action updated")
+    assert "?q=" in page.url  # back on the filtered list
+    item.refresh_from_db()
+    assert item.status == "done"

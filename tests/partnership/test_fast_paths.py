@@ -151,3 +151,25 @@ def test_occurrences_in_a_window_match_the_whole_expansion():
     # 09:00 Berlin all year: 07:00 UTC in summer, 08:00 in winter
     assert {s.astimezone(dt.UTC).hour for s, _e in everything} == {7, 8}
     assert expected[0][0] < window_start < expected[0][1]
+
+
+@pytest.mark.parametrize(
+    "viewname,count",
+    [("schedules:product", 2), ("schedules:run", 2), ("audits:audit", 2), ("audits:finding", 2),
+     ("contracts:detail", 2), ("contracts:decision_detail", 2), ("comms:meeting", 2),
+     ("comms:problem", 2), ("partnership_detail", 1)],
+)  # fmt: skip
+def test_object_links_are_reversed_as_by_django(viewname, count):
+    from django.urls import reverse, set_script_prefix
+
+    from partnership.routes import reverse_ids
+
+    for ids in [(1, 2), (987, 987654), (10**12, 7)]:
+        args = ids[:count]
+        assert reverse_ids(viewname, *args) == reverse(viewname, args=args)
+    set_script_prefix("/portal/")  # behind a reverse proxy's path
+    try:
+        assert reverse_ids(viewname, *(5, 6)[:count]) == reverse(viewname, args=(5, 6)[:count])
+        assert reverse_ids(viewname, *(5, 6)[:count]).startswith("/portal/")
+    finally:
+        set_script_prefix("/")
