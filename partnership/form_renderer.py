@@ -45,6 +45,21 @@ def _input(context) -> str:
     return input_html(context["widget"])
 
 
+def input_option_html(option) -> str:
+    """``input_option.html``: one checkbox or radio, wrapped in its label when asked."""
+    tag = input_html(option)
+    if not option.get("wrap_label"):
+        return tag
+    label_id = option["attrs"].get("id")
+    label_for = f' for="{conditional_escape(label_id)}"' if label_id else ""
+    # "\n ": Django's input.html ends with a newline before the label's space
+    return f"<label{label_for}>{tag}\n {conditional_escape(option['label'])}</label>"
+
+
+def _input_option(context) -> str:
+    return input_option_html(context["widget"])
+
+
 def _label(context) -> str:
     label = conditional_escape(context["label"])
     if not context["use_tag"]:
@@ -69,6 +84,8 @@ INPUT_TEMPLATES = (
     "password", "search", "tel", "text", "time", "url", "input",
 )  # fmt: skip
 FAST = {f"django/forms/widgets/{name}.html": _input for name in INPUT_TEMPLATES}
+for name in ("input_option", "checkbox_option", "radio_option"):
+    FAST[f"django/forms/widgets/{name}.html"] = _input_option
 FAST["django/forms/label.html"] = _label
 FAST["django/forms/errors/list/default.html"] = FAST["django/forms/errors/list/ul.html"] = _errors
 

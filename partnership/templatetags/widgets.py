@@ -11,7 +11,7 @@ from django import template
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 
-from partnership.form_renderer import attrs_html
+from partnership.form_renderer import attrs_html, input_option_html
 
 register = template.Library()
 
@@ -40,17 +40,7 @@ def input_options(widget):
         if group_name:
             parts.append(format_html("\n  <div><label>{}</label>", group_name))
         for option in options:
-            attrs = option["attrs"]
-            value = option["value"]
-            tag = (
-                f'<input type="{conditional_escape(option["type"])}"'
-                f' name="{conditional_escape(option["name"])}"'
-                + ("" if value is None else f' value="{conditional_escape(str(value))}"')
-                + f"{attrs_html(attrs)}>"
-            )
-            if option.get("wrap_label"):
-                label_for = f' for="{conditional_escape(attrs["id"])}"' if attrs.get("id") else ""
-                tag = f"<label{label_for}>{tag} {conditional_escape(option['label'])}</label>"
+            tag = input_option_html(option)
             parts.append(f"<div>\n    {tag}</div>")
         if group_name:
             parts.append("\n  </div>")

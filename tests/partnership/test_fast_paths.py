@@ -173,3 +173,13 @@ def test_object_links_are_reversed_as_by_django(viewname, count):
         assert reverse_ids(viewname, *(5, 6)[:count]).startswith("/portal/")
     finally:
         set_script_prefix("/")
+
+
+@pytest.mark.parametrize("name", ["checks", "radio"])
+def test_single_options_render_djangos_markup(name):
+    """Templates that lay checkboxes out themselves use ``{{ option.tag }}`` and ``{{ option }}``."""
+    ours = list(Widgets(renderer=FormRenderer())[name])
+    django = list(Widgets(renderer=DjangoTemplates())[name])
+    assert [o.tag() for o in ours] == [o.tag() for o in django]
+    assert [str(o) for o in ours] == [str(o) for o in django]
+    assert any("checked" in o.tag() for o in ours)
