@@ -2,7 +2,7 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from partnership.filters import UtcIsoDateTimeFilter
+from partnership.api.filters import UtcIsoDateTimeFilter
 
 from .models import Category, Contract, DecisionMode, DecisionRequest
 

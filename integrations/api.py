@@ -14,10 +14,9 @@ from rest_framework import mixins, permissions, serializers, viewsets
 
 from partnership.api.errors import ValidationErrorSerializer
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
-from partnership.api.filters import IdFilter
+from partnership.api.filters import IdFilter, UtcIsoDateTimeFilter
 from partnership.api.pagination import TombstonePagination
 from partnership.api.viewsets import ERROR_RESPONSES
-from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .models import ApiKey, Tombstone

@@ -1,22 +1,9 @@
-import datetime as dt
-
 import django_filters
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .api.filters import IdFilter
 from .models import ApiToken, Membership, Notification, Organization, Partnership, Role
-
-
-class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    """An ISO 8601 time with any offset, compared in UTC. PostgreSQL refuses offsets beyond
-    ±15:59 that ISO 8601 allows (``+21:54``): without this they answered 500."""
-
-    def filter(self, qs, value):
-        if value is not None and timezone.is_aware(value):
-            value = value.astimezone(dt.UTC)
-        return super().filter(qs, value)
 
 
 class PartnershipFilter(django_filters.FilterSet):

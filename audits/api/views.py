@@ -22,10 +22,9 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.field_selection import FieldSelectionMixin, FieldSelectionSchema
-from partnership.api.filters import IdFilter
+from partnership.api.filters import IdFilter, updated_since
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import RespondMixin, ScopedViewSetMixin, body, responses
-from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -55,13 +54,6 @@ from .serializers import (
     VerifySerializer,
 )
 from .upserts import FindingUpsert
-
-
-def updated_since():
-    return UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
-    )
-
 
 # --- Templates ------------------------------------------------------------------------------
 

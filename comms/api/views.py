@@ -20,7 +20,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from partnership.api.filters import IdFilter
+from partnership.api.filters import IdFilter, UtcIsoDateTimeFilter, updated_since
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import (
     ERROR_RESPONSES,
@@ -29,7 +29,6 @@ from partnership.api.viewsets import (
     body,
     responses,
 )
-from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import recurrence, services
 from ..ics import invitation
@@ -65,12 +64,6 @@ from .serializers import (
     SaveMinutesSerializer,
 )
 from .upserts import ActionItemUpsert, GoalUpsert, MeetingUpsert, ProblemUpsert
-
-
-def updated_since():
-    return UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
-    )
 
 
 class CalendarRenderer(BaseRenderer):

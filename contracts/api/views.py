@@ -11,10 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from partnership.api.filters import IdFilter
+from partnership.api.filters import IdFilter, updated_since
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import ERROR_RESPONSES, ScopedViewSetMixin, responses
-from partnership.filters import UtcIsoDateTimeFilter
 
 from .. import services
 from ..filters import DecisionRequestFilter
@@ -58,9 +57,7 @@ class ContractFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     status = django_filters.ChoiceFilter(choices=Contract.Status.choices, label=_("Status"))
-    updated_since = UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
-    )
+    updated_since = updated_since()
 
     class Meta:
         model = Contract

@@ -17,11 +17,10 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from partnership.api.errors import ErrorSerializer
-from partnership.api.filters import IdFilter
+from partnership.api.filters import IdFilter, UtcIsoDateTimeFilter, updated_since
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import RespondMixin, ScopedViewSetMixin, body, documented_read_only
 from partnership.api.viewsets import responses as shared_responses
-from partnership.filters import UtcIsoDateTimeFilter
 from partnership.models import Partnership
 
 from .. import services
@@ -155,9 +154,7 @@ class ServiceWriteMixin(RespondMixin, mixins.CreateModelMixin, mixins.UpdateMode
 class PartnershipIdFilter(django_filters.FilterSet):
     # A plain id, not a model choice: a choice list would name partnerships outside the scope.
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
-    updated_since = UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
-    )
+    updated_since = updated_since()
 
 
 # --- Products ---------------------------------------------------------------------------------
@@ -630,9 +627,7 @@ class LongLeadItemFilter(django_filters.FilterSet):
     partnership = IdFilter(field_name="partnership_id", label=_("Partnership id"))
     product = IdFilter(field_name="product_id", label=_("Product id"))
     external_id = django_filters.CharFilter(label=_("External id"))
-    updated_since = UtcIsoDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte", label=_("Updated at or after")
-    )
+    updated_since = updated_since()
 
     class Meta:
         model = LongLeadItem
