@@ -8,7 +8,7 @@ DEBUG=False and must pass ``manage.py check --deploy --fail-level WARNING``.
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -300,14 +300,14 @@ SESSION_COOKIE_HTTPONLY = True
 
 # Content-Security-Policy (django-csp 4). Scripts only from our own static files: no inline
 # scripts, no eval (htmx runs with allowEval:false; behaviour lives in static/js/portal.js).
-# Styles allow 'unsafe-inline' and nothing else inline: style attributes carry computed sizes
-# (load bars, chart widths) and small layout tweaks; style injection cannot run script, and
-# script-src stays strict. Swagger UI and Redoc get their own policy (partnership/urls.py).
+# No inline style either: computed sizes are SVG attributes (load bars, charts) and layout
+# tweaks are classes (static/css/portal.css). Swagger UI and Redoc, which style themselves
+# inline, get their own policy (partnership/urls.py).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
         "script-src": [SELF],
-        "style-src": [SELF, UNSAFE_INLINE],
+        "style-src": [SELF],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],
         "connect-src": [SELF],

@@ -1,3 +1,4 @@
+from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.contrib import admin
 from django.urls import include, path
@@ -106,11 +107,18 @@ urlpatterns = [
     path("api/v1/", include("partnership.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     # Swagger UI loads its set-up script from this same view (``?script``): no inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
+    # Both API viewers style their elements inline: only their pages allow that.
+    path(
+        "api/docs/",
+        csp_update({"style-src": [UNSAFE_INLINE]})(
+            SpectacularSwaggerSplitView.as_view(url_name="api_schema")
+        ),
+        name="api_docs",
+    ),
     # Redoc alone runs its search in a blob: web worker; only its page allows that.
     path(
         "api/redoc/",
-        csp_update({"worker-src": ["'self'", "blob:"]})(
+        csp_update({"worker-src": ["'self'", "blob:"], "style-src": [UNSAFE_INLINE]})(
             SpectacularRedocView.as_view(url_name="api_schema")
         ),
         name="api_redoc",

@@ -33,12 +33,13 @@ def test_pages_send_a_strict_content_security_policy_and_the_other_headers(world
         assert csp["script-src"] == ["'self'"], "no inline script, no eval"
         assert csp["object-src"] == ["'none'"] and csp["frame-ancestors"] == ["'none'"]
         assert csp["base-uri"] == ["'self'"] and csp["form-action"] == ["'self'"]
-        assert csp["style-src"] == ["'self'", "'unsafe-inline'"]  # style attributes only
+        assert csp["style-src"] == ["'self'"], "no inline style either"
         assert response["X-Frame-Options"] == "DENY"
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
         body = response.content.decode()
         assert "<script>" not in body and " hx-on" not in body and "onclick=" not in body
+        assert " style=" not in body
 
 
 def test_only_the_api_docs_get_their_relaxed_policy(world, client):
@@ -49,6 +50,8 @@ def test_only_the_api_docs_get_their_relaxed_policy(world, client):
     assert client.get("/api/docs/?script").status_code == 200
     redoc = client.get("/api/redoc/")
     assert directives(redoc)["worker-src"] == ["'self'", "blob:"]
+    for viewer in (swagger, redoc):  # they style their elements inline; no other page may
+        assert directives(viewer)["style-src"] == ["'self'", "'unsafe-inline'"]
     assert "fonts.googleapis.com" not in redoc.content.decode()  # nothing from a CDN
     assert "worker-src" not in directives(client.get("/"))
 
@@ -194,3 +197,21 @@ def test_every_template_shows_user_text_through_the_filter():
     assert found >= 14
     rendered = Template("{% load markdown %}{{ t|markdown }}").render(Context({"t": XSS[0]}))
     assert "<script" not in rendered
+
+
+def test_no_page_template_has_a_style_attribute():
+    """The policy refuses inline styles: a ``style=""`` in a page template would simply not
+    apply in the browser. PDFs and e-mails are not pages (WeasyPrint and mail clients)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    base = Path(settings.BASE_DIR)
+    pages = [*base.glob("*/templates/**/*.html"), *(base / "templates").glob("**/*.html")]
+    offenders = [
+        str(path.relative_to(base))
+        for path in pages
+        if "/pdf/" not in str(path) and "/email/" not in str(path)
+        if ' style="' in path.read_text()
+    ]
+    assert len(pages) > 80 and offenders == []
