@@ -4,6 +4,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from partnership.filters import AnyYesNo
+
 from .models import Audit, Finding
 
 
@@ -48,7 +50,7 @@ class FindingFilter(django_filters.FilterSet):
         choices=Finding.Status.choices, label=_("Status"), empty_label=_("All")
     )
     overdue = django_filters.BooleanFilter(
-        method="filter_overdue", label=_("Overdue"), widget=django_filters.widgets.BooleanWidget()
+        method="filter_overdue", label=_("Overdue"), widget=AnyYesNo()
     )
     sort = django_filters.OrderingFilter(
         fields=(

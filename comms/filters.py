@@ -4,6 +4,8 @@ import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from partnership.filters import AnyYesNo
+
 from .models import ActionItem, Goal, Meeting, Problem
 
 
@@ -56,10 +58,10 @@ class ActionFilter(django_filters.FilterSet):
         choices=ActionItem.Status.choices, label=_("Status"), empty_label=_("All")
     )
     mine = django_filters.BooleanFilter(
-        method="filter_mine", label=_("Only mine"), widget=django_filters.widgets.BooleanWidget()
+        method="filter_mine", label=_("Only mine"), widget=AnyYesNo()
     )
     overdue = django_filters.BooleanFilter(
-        method="filter_overdue", label=_("Overdue"), widget=django_filters.widgets.BooleanWidget()
+        method="filter_overdue", label=_("Overdue"), widget=AnyYesNo()
     )
     sort = django_filters.OrderingFilter(
         fields=(

@@ -3,6 +3,8 @@
 import django_filters
 from django.utils.translation import gettext_lazy as _
 
+from partnership.filters import AnyYesNo
+
 from .models import ApiKey, WebhookDelivery, WebhookSubscription
 
 
@@ -52,9 +54,7 @@ class ApiKeyFilter(django_filters.FilterSet):
 
 class WebhookFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="url", lookup_expr="icontains", label=_("URL"))
-    active = django_filters.BooleanFilter(
-        label=_("Active"), widget=django_filters.widgets.BooleanWidget()
-    )
+    active = django_filters.BooleanFilter(label=_("Active"), widget=AnyYesNo())
     sort = django_filters.OrderingFilter(
         fields=(("url", "url"), ("active", "status"), ("created_at", "created")),
         label=_("Sort by"),

@@ -1,9 +1,22 @@
 import django_filters
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .api.filters import IdFilter
 from .models import ApiToken, Membership, Notification, Organization, Partnership, Role
+
+
+class AnyYesNo(django_filters.widgets.BooleanWidget):
+    """A yes/no filter whose empty choice reads "Any" (django-filter's says "Unknown")."""
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs)
+        self.choices = [
+            ("", pgettext_lazy("yes/no filter", "Any")),
+            ("true", pgettext_lazy("yes/no filter", "Yes")),
+            ("false", pgettext_lazy("yes/no filter", "No")),
+        ]
 
 
 class PartnershipFilter(django_filters.FilterSet):
@@ -64,7 +77,7 @@ class NotificationFilter(django_filters.FilterSet):
         field_name="read_at",
         lookup_expr="isnull",
         label=_("Unread only"),
-        widget=django_filters.widgets.BooleanWidget(),
+        widget=AnyYesNo(),
     )
     sort = django_filters.OrderingFilter(
         fields=(("created_at", "created"), ("subject", "subject")), label=_("Sort by")

@@ -323,3 +323,14 @@ def test_done_buttons_share_one_form_and_keep_the_filters(world, client, weekly)
     # Across partnerships (my actions), each row posts to its own partnership's list.
     mine = client.get(reverse("comms:my_actions") + "?status=").content.decode()
     assert 'form="action-done"' not in mine
+
+
+def test_yes_no_filters_offer_any_yes_no(world, client):
+    client.force_login(world.account_manager)
+    html = client.get(reverse("comms:actions", args=[world.ours.pk])).content.decode()
+    assert '<option value="" selected>Any</option>' in html and "Unknown" not in html
+    world.account_manager.language = "pl"
+    world.account_manager.save(update_fields=["language"])
+    html = client.get(reverse("comms:actions", args=[world.ours.pk])).content.decode()
+    assert '<option value="" selected>Wszystkie</option>' in html
+    assert '<option value="true">Tak</option>' in html
