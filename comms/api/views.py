@@ -40,6 +40,7 @@ from ..models import (
     Minutes,
     Problem,
     ProblemComment,
+    not_over,
 )
 from .serializers import (
     ActionItemSerializer,
@@ -103,6 +104,8 @@ def in_window(queryset, start, end):
     )
     if end:
         series = series.filter(start__lt=end)
+    if start:
+        series = series.filter(not_over(start))  # finished series are not expanded
     hits = [m.pk for m in series if recurrence.occurrences(m, start, end)]
     return queryset.filter(singles | Q(pk__in=hits))
 
