@@ -1,3 +1,4 @@
+import contextlib
 import zoneinfo
 
 from django.utils import timezone, translation
@@ -52,16 +53,23 @@ class UserTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        tz_name = ""
+        tz_name, language = "", None
         if request.user.is_authenticated:
             if request.user.language:
-                translation.activate(request.user.language)
-                request.LANGUAGE_CODE = request.user.language
+                language = request.user.language
+                request.LANGUAGE_CODE = language
             tz_name = request.user.time_zone
             if not tz_name and request.active_membership:
                 tz_name = request.active_membership.organization.time_zone
         try:
-            timezone.activate(zoneinfo.ZoneInfo(tz_name)) if tz_name else timezone.deactivate()
+            zone = zoneinfo.ZoneInfo(tz_name) if tz_name else None
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            timezone.deactivate()
-        return self.get_response(request)
+            zone = None
+        # For this request only: activate() would leave the thread in the user's language and
+        # zone for whatever it runs next (a test, a task, an anonymous request's error page).
+        in_language = translation.override(language) if language else contextlib.nullcontext()
+        with in_language, timezone.override(zone):
+            response = self.get_response(request)
+        if language:
+            response.headers.setdefault("Content-Language", language)
+        return response

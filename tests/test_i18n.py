@@ -228,3 +228,19 @@ def test_the_shipped_mo_matches_the_po():
         f"django.mo is out of date ({len(stale)} messages, e.g. {stale[:3]}): "
         "run `manage.py compilemessages -l pl --ignore=.venv`"
     )
+
+
+@pytest.mark.django_db
+def test_a_users_language_and_zone_hold_for_their_request_only(world, client):
+    """The middleware applies them for the request: the thread goes back to the defaults for
+    whatever it runs next (a task, another user's request, the next test)."""
+    from django.utils import timezone
+
+    world.buyer.language, world.buyer.time_zone = "pl", "Asia/Shanghai"
+    world.buyer.save(update_fields=["language", "time_zone"])
+    client.force_login(world.buyer)
+    response = client.get(reverse("dashboard"))
+    assert "Partnerstwa" in page(response) and response["Content-Language"] == "pl"
+    assert "Asia/Shanghai" in response.content.decode()  # "times shown in …"
+    assert translation.get_language() == settings.LANGUAGE_CODE
+    assert timezone.get_current_timezone_name() == settings.TIME_ZONE
