@@ -17,6 +17,8 @@ from partnership.models import TIME_ZONE_CHOICES, Partnership
 from partnership.routes import reverse_ids
 from partnership.scoping import ScopedQuerySet
 
+from .recurrence import series_starts
+
 
 def not_over(now) -> Q:
     """Meetings with an occurrence still to come or under way (series included)."""
@@ -122,8 +124,6 @@ class Meeting(PortalModel):
     def compute_last_end(self):
         if not self.rrule or not self.start or not self.end:
             return self.end
-        from .recurrence import series_starts
-
         try:
             starts = series_starts(self.rrule, self.start, self.time_zone)
         except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError):

@@ -303,6 +303,14 @@ def replan_reminders(meeting: Meeting) -> int:
     return plan_reminders(meeting)
 
 
+def _plain_rows(queryset, fields) -> list[SimpleNamespace]:
+    """Rows with attribute access and none of a model's construction cost."""
+    return [
+        SimpleNamespace(**dict(zip(fields, row, strict=True)))
+        for row in queryset.values_list(*fields)
+    ]
+
+
 def upcoming_occurrences(partnership, *, now=None, days=90, limit=60) -> list[dict]:
     """The next ``limit`` occurrences of the partnership's meetings within ``days``, moved
     ones in their new place, cancelled ones left out: ``{"meeting", "start", "end", "moved"}``.
@@ -318,19 +326,15 @@ def upcoming_occurrences(partnership, *, now=None, days=90, limit=60) -> list[di
         .filter(parent__isnull=True, start__lt=window_end)
         .filter(not_over(now))
     )
-    series = [SimpleNamespace(**dict(zip(fields, row, strict=True))) for row in
-              candidates.values_list(*fields)]  # fmt: skip
+    series = _plain_rows(candidates, fields)
     overrides = defaultdict(list)
-    moved_fields = (*fields, "recurrence_id")
     # the overrides of those series (their moved-away occurrences are not where the rule
     # says), and any occurrence moved into the window from a series otherwise over
     moved_here = Q(parent__isnull=False, start__lt=window_end) & not_over(now)
-    for row in (
-        Meeting.objects.for_partnership(partnership)
-        .filter(Q(parent__in=[m.pk for m in series if m.rrule]) | moved_here)
-        .values_list(*moved_fields)
-    ):
-        moved = SimpleNamespace(**dict(zip(moved_fields, row, strict=True)))
+    moved_rows = Meeting.objects.for_partnership(partnership).filter(
+        Q(parent__in=[m.pk for m in series if m.rrule]) | moved_here
+    )
+    for moved in _plain_rows(moved_rows, (*fields, "recurrence_id")):
         overrides[moved.parent_id].append(moved)
     found = []
     for m in series + [o for moved in overrides.values() for o in moved]:

@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import ValidationError
-from django.db.models import Case, IntegerField, Value, When
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -31,20 +30,7 @@ from .forms import (
     OccurrenceForm,
     ProblemForm,
 )
-from .models import (
-    ActionItem,
-    CalendarFeed,
-    Goal,
-    Meeting,
-    Minutes,
-    Problem,
-    ProblemComment,
-)
-
-SEVERITY_ORDER = Case(
-    *(When(severity=s, then=Value(n)) for n, s in enumerate(["critical", "high", "medium", "low"])),
-    output_field=IntegerField(),
-)
+from .models import ActionItem, CalendarFeed, Goal, Meeting, Minutes, Problem, ProblemComment
 
 
 class CommsMixin(PartnershipScopedMixin):

@@ -2,9 +2,9 @@
 can override widget templates), with the smallest, hottest templates written in Python.
 
 A form field is a label, a widget, its attributes and its (mostly empty) error list: six or
-seven template renders of a few
-characters each, ~100 µs apiece on a small server for the context and renderer machinery
-alone — a third of a list page with a "create" form beside it (#9). ``FAST`` renders those
+seven template renders of a few characters each, ~100 µs apiece on a small server for the
+context and renderer machinery alone — a third of a list page with a "create" form beside
+it (#9). ``FAST`` renders those
 templates to the same markup (tests/partnership/test_fast_paths.py compares every one with
 Django's); any other template, including an override of one of these, goes to Django.
 """

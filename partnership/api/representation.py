@@ -29,9 +29,7 @@ def _plan(serializer):
                 return None
             model_field = serializer.Meta.model._meta.get_field(field.source)
             plan.append((field.field_name, model_field.attname, None))
-        elif isinstance(field, serializers.ReadOnlyField | serializers.Field) and not isinstance(
-            field, serializers.RelatedField | serializers.ManyRelatedField
-        ):
+        elif not isinstance(field, serializers.RelatedField | serializers.ManyRelatedField):
             plan.append((field.field_name, field.source, field.to_representation))
         else:
             return None
