@@ -3,10 +3,11 @@
 import csv
 import datetime as dt
 import io
+import zoneinfo
 
 import pytest
 from django.urls import reverse
-from django.utils import formats
+from django.utils import formats, timezone
 from openpyxl import load_workbook
 
 from audits import services as audits
@@ -374,7 +375,9 @@ def test_the_audit_trail_filters_pages_and_exports_what_is_filtered(world, clien
     assert only_ems and {r.who for r in only_ems} == {str(world.account_manager)}
     only_runs = client.get(url, {"kind": "run"}).context["rows"]
     assert len(only_runs) == 3 and {r.kind_key for r in only_runs} == {"run"}
-    today = dt.date.today()
+    # Dates are the viewer's: their organisation's zone (not the machine's, which is behind
+    # Berlin late in the evening).
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(world.oem.time_zone))
     assert client.get(url, {"date_from": today, "date_to": today}).context["rows"]
     assert not client.get(url, {"date_to": today - dt.timedelta(days=1)}).context["rows"]
     # Bad input: a clear error, never a 500.

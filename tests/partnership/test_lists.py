@@ -222,6 +222,8 @@ def test_a_foreign_partnership_list_and_its_export_answer_404(world, client):
 
 
 def test_findings_filter_by_overdue_and_class(world, client):
+    import zoneinfo
+
     from django.utils import timezone
 
     from audits.models import Finding
@@ -229,7 +231,9 @@ def test_findings_filter_by_overdue_and_class(world, client):
     seed_partnership(world, world.ours, world.buyer, 9)
     seed_partnership(world, world.theirs, world.outsider, 3, title="Foreign")
     ours = Finding.objects.filter(audit__partnership=world.ours)
-    late = ours.filter(response_due__lt=timezone.localdate())
+    # Overdue in the buyer's own zone (their organisation's), whatever the machine's date.
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(world.oem.time_zone))
+    late = ours.filter(response_due__lt=today)
     late.filter(classification="major").update(status="closed")
     client.force_login(world.buyer)
     url = page_url(world, "findings")
