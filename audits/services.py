@@ -10,9 +10,9 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from contracts.services import side_membership
 from partnership.models import Membership, Organization, Partnership, Role
 from partnership.notifications import members, notify
+from partnership.permissions import side_membership
 
 from . import scoring
 from .models import (

@@ -5,3 +5,8 @@ from django.utils.translation import gettext_lazy as _
 class CommsConfig(AppConfig):
     name = "comms"
     verbose_name = _("Comms")
+
+    def ready(self):
+        from . import events
+
+        events.register()

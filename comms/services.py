@@ -22,9 +22,9 @@ from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from contracts.models import DecisionRequest
-from contracts.services import side_membership
 from partnership.models import Membership, NotificationSettings, Partnership, Role, User
 from partnership.notifications import notify
+from partnership.permissions import side_membership
 from schedules.models import CapacityAlert
 
 from . import ics, recurrence

@@ -17,8 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from partnership.models import Membership, Partnership, Role
+from partnership.models import Partnership, Role
 from partnership.notifications import key_people, members, notify
+from partnership.permissions import side_membership
 
 from . import routing, template_data
 from .models import (
@@ -54,13 +55,6 @@ ALLOWED_ATTACHMENT_SUFFIXES = {
     ".zip",
     ".docx",
 }
-
-
-def side_membership(user, partnership: Partnership) -> tuple[str | None, Membership | None]:
-    membership = partnership.membership_of(user)
-    if membership is None:
-        return None, None
-    return partnership.side_of(membership.organization), membership
 
 
 def can_draft(user, partnership) -> bool:

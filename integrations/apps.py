@@ -7,7 +7,6 @@ class IntegrationsConfig(AppConfig):
     verbose_name = _("ERP integration")
 
     def ready(self):
-        from . import tombstones
+        from . import tombstones, webhooks  # noqa: F401  (subscribers of the event path)
 
         tombstones.connect()
-        from . import webhook_signals  # noqa: F401  (outgoing webhooks' receivers)

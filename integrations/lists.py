@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from partnership.lists import Column, ListSpec, register
 from partnership.models import Membership, Role
 
+from . import webhooks
 from .filters import ApiKeyFilter, DeliveryFilter, WebhookFilter
 from .models import ApiKey, WebhookDelivery, WebhookSubscription
 
@@ -79,7 +80,7 @@ class ApiKeyList(ListSpec):
 
 
 def _events(subscription):
-    labels = dict(WebhookSubscription.EVENTS)
+    labels = dict(webhooks.event_choices())
     return ", ".join(str(labels.get(e, e)) for e in subscription.events)
 
 

@@ -132,16 +132,6 @@ class Tombstone(PortalModel):
 
 
 class WebhookSubscription(PortalModel):
-    EVENTS = [
-        ("decision_request.raised", _("Decision request raised")),
-        ("decision_request.answered", _("Decision request answered")),
-        ("capacity_alert.opened", _("Capacity alert opened")),
-        ("production_run.changed", _("Production run changed")),
-        ("meeting.changed", _("Meeting scheduled, changed or cancelled")),
-        ("problem.changed", _("Problem raised or changed")),
-        ("finding.changed", _("Audit finding raised or changed")),
-    ]
-
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="webhooks"
     )

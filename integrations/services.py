@@ -7,13 +7,14 @@ scoping, role checks and history as a person's request, in that service user's n
 
 import uuid
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from partnership.models import Membership, Organization, Role, User
-from partnership.permissions import is_org_admin
+from partnership.permissions import require_org_admin
 
 from .models import ApiKey
 
@@ -35,9 +36,7 @@ def is_service_user(user) -> bool:
     return bool(getattr(user, "email", "")) and user.email.endswith("." + SERVICE_EMAIL_DOMAIN)
 
 
-def _require_admin(user, organization):
-    if not is_org_admin(user, organization):
-        raise PermissionDenied(_("Only an organisation admin can manage API keys."))
+API_KEY_ADMINS = gettext_lazy("Only an organisation admin can manage API keys.")
 
 
 def _clean_scopes(scopes) -> list[str]:
@@ -73,7 +72,7 @@ def issue_api_key(
 
     The plaintext is not stored (only its SHA-256) and cannot be recovered later.
     """
-    _require_admin(by, organization)
+    require_org_admin(by, organization, API_KEY_ADMINS)
     errors = {}
     name = (name or "").strip()
     if not name:
@@ -116,7 +115,7 @@ def issue_api_key(
 @transaction.atomic
 def revoke_api_key(by: User, key: ApiKey) -> ApiKey:
     """Revoke ``key`` for good and deactivate its service user. Revoking twice is harmless."""
-    _require_admin(by, key.organization)
+    require_org_admin(by, key.organization, API_KEY_ADMINS)
     key = ApiKey.objects.select_for_update().select_related("acting_user").get(pk=key.pk)
     if not key.revoked_at:
         key.revoked_at = timezone.now()

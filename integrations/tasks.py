@@ -29,6 +29,21 @@ def deliver_webhook(self, delivery_id):
 
 
 @shared_task(acks_late=True, ignore_result=True)
+def deliver_webhooks(delivery_ids):
+    """First attempts of many deliveries (a bulk write's), one after the other; each one that
+    fails continues as its own ``deliver_webhook`` message after the backoff."""
+    for delivery_id in delivery_ids:
+        delivery = webhooks.attempt(delivery_id)
+        if delivery is not None and delivery.status == delivery.Status.RETRYING:
+            try:
+                deliver_webhook.apply_async(
+                    (delivery_id,), countdown=webhooks.backoff(delivery.attempts)
+                )
+            except Exception:  # the sweep re-queues it from the row
+                logger.warning("Could not schedule the retry of webhook delivery %s", delivery_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def retry_due_webhooks():
     """Every minute (django-celery-beat, see migration 0002): re-queue deliveries whose next
     attempt is due, so a lost message or a broker outage never loses a delivery."""

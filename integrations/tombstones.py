@@ -6,18 +6,22 @@ cancelled meeting), a :class:`~integrations.models.Tombstone` records its API re
 id and external id; ``GET /api/v1/tombstones/?updated_since=…`` serves them with the same
 cursor and ``next_updated_since`` as the object lists.
 
-Receivers are connected in ``IntegrationsConfig.ready``. They run inside the deleting or saving
-transaction, so a tombstone exists exactly when its deletion or closure committed. Deletions
-through ``QuerySet.delete()`` and cascades are covered: a model with ``pre_delete``/
-``post_delete`` receivers is never fast-deleted. Writes through ``QuerySet.update()`` send no
-signal; the one that closes objects (a cancelled series cancels its moved occurrences) is
-handled by tombstoning the occurrences with their series.
+Deletions are caught by ``pre_delete``/``post_delete`` receivers (connected in
+``IntegrationsConfig.ready``): a deletion may be a cascade the ORM does on its own, which no
+service could announce, and ``QuerySet.delete()`` and cascades are covered because a model
+with such receivers is never fast-deleted. Closures are business events: :func:`record_closures`
+subscribes to the event path (``partnership.events``) and tombstones an object whose event
+leaves it in a closed state — a cancelled series takes its moved occurrences along. Both run
+inside the writing transaction, so a tombstone exists exactly when its deletion or closure
+committed.
 """
 
 from dataclasses import dataclass
 
 from django.apps import apps
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, pre_delete
+
+from partnership import registry
 
 from .models import Tombstone
 
@@ -28,11 +32,17 @@ class Tracked:
     object_type: str  # API resource name
     partnership: str = "partnership_id"  # lookup from the object to its partnership's id
     closed: frozenset = frozenset()  # statuses after which the ERP should drop the object
+    kind: str = ""  # the event kind (partnership.registry) whose events may close it
 
 
 TRACKED = [
     Tracked("schedules.Product", "products"),
-    Tracked("schedules.ProductionRun", "production-runs", closed=frozenset({"cancelled"})),
+    Tracked(
+        "schedules.ProductionRun",
+        "production-runs",
+        closed=frozenset({"cancelled"}),
+        kind="production_run",
+    ),
     Tracked("schedules.CapacityPlan", "capacity"),
     Tracked("schedules.DemandPublication", "demand-publications"),
     Tracked("schedules.CapacityAlert", "capacity-alerts"),
@@ -45,7 +55,7 @@ TRACKED = [
         "corrective-actions",
         partnership="finding__audit__partnership_id",
     ),
-    Tracked("comms.Meeting", "meetings", closed=frozenset({"cancelled"})),
+    Tracked("comms.Meeting", "meetings", closed=frozenset({"cancelled"}), kind="meeting"),
     Tracked("comms.ActionItem", "action-items"),
     Tracked("comms.Problem", "problems"),
     Tracked("comms.Goal", "goals"),
@@ -63,8 +73,6 @@ def connect():
         uid = f"tombstone:{tracked.model}"
         pre_delete.connect(remember_partnership, sender=model, dispatch_uid=uid)
         post_delete.connect(record_deletion, sender=model, dispatch_uid=uid)
-        if tracked.closed:
-            post_save.connect(record_closure, sender=model, dispatch_uid=uid)
     post_delete.connect(
         drop_orphans,
         sender=apps.get_model("partnership.Partnership"),
@@ -107,15 +115,27 @@ def record_deletion(sender, instance, **kwargs):
     tombstone(instance, tracked, partnership_id)
 
 
-def record_closure(sender, instance, created, raw=False, **kwargs):
-    """Once per object: the save that puts it in a closed state (later saves find it)."""
-    tracked = _BY_MODEL[sender]
-    if raw or getattr(instance, "status", None) not in tracked.closed:
-        return
+CLOSING = {t.kind: t for t in TRACKED if t.closed}
+
+
+def _closes(event) -> bool:
+    tracked = CLOSING.get(event.kind)
+    return tracked is not None and getattr(event.obj, "status", None) in tracked.closed
+
+
+@registry.subscribe(kinds=list(CLOSING), accepts=_closes, order=10, name="tombstones")
+def record_closures(events):
+    """Once per object: the event that puts it in a closed state (later ones find it)."""
+    for event in events:
+        _close(event.obj, CLOSING[event.kind])
+
+
+def _close(instance, tracked):
+    sender = type(instance)
     pks = [instance.pk]
     if sender is apps.get_model("comms.Meeting"):
-        # ``cancel_meeting`` cancels the moved occurrences with the series by an UPDATE,
-        # right after this save: they are gone for the ERP with it.
+        # ``cancel_meeting`` cancels the moved occurrences with the series by an UPDATE:
+        # they are gone for the ERP with it.
         pks += list(sender._base_manager.filter(parent=instance).values_list("pk", flat=True))
     done = set(
         Tombstone.objects.filter(

@@ -32,7 +32,7 @@ LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 class WebhookSubscriptionForm(forms.ModelForm):
     events = forms.MultipleChoiceField(
         label=gettext_lazy("Events"),
-        choices=WebhookSubscription.EVENTS,
+        choices=webhooks.event_choices,
         widget=forms.CheckboxSelectMultiple,
     )
 
@@ -85,7 +85,7 @@ def subscription_list(request, pk):
     if request.GET.get(EXPORT) in FORMATS:
         return export_response(request, spec, organization, request.GET[EXPORT])
     ctx = list_context(request, spec, organization)
-    labels = dict(WebhookSubscription.EVENTS)
+    labels = dict(webhooks.event_choices())
     rows = [(s, [labels.get(e, e) for e in s.events]) for s in ctx["object_list"]]
     return render(
         request,

@@ -2,9 +2,11 @@
 
 Flow
 ----
-1. Something happens (see ``integrations.webhook_signals``): :func:`emit` writes one
-   :class:`WebhookDelivery` row per matching subscription *in the same transaction* as the
-   change, and queues ``deliver_webhook`` once that transaction commits.
+1. A service writes and publishes its events (:mod:`partnership.events`); :func:`on_events`,
+   the webhooks' subscriber, writes one :class:`WebhookDelivery` row per event × matching
+   subscription *in the same transaction* as the change, and queues the sends once that
+   transaction commits. Which events exist is what the apps registered
+   (``partnership.registry.WebhookEvent``, in each app's ``apps.py``).
 2. ``integrations.tasks.deliver_webhook`` calls :func:`attempt`: it claims the row, POSTs the
    JSON body, records the outcome and, on failure, schedules the next attempt with exponential
    backoff (``30 s × 2^(attempt-1)``, capped at one hour, :data:`MAX_ATTEMPTS` attempts in all).
@@ -24,6 +26,7 @@ organisation API key, which applies the usual scoping::
 
     {"event": "decision_request.raised", "event_id": "…uuid…",
      "occurred_at": "2026-03-01T10:00:00+00:00", "partnership": 12,
+     "action": "raised", "changed": [],
      "object": {"type": "decision-requests", "id": 7, "external_id": "SAP-4711",
                 "status": "awaiting_oem", "url": "https://portal…/api/v1/decision-requests/7/"}}
 
@@ -51,6 +54,7 @@ retried.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -59,6 +63,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -71,13 +76,12 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from partnership import registry
 from partnership.models import Partnership
 
 from .models import WebhookDelivery, WebhookSubscription
 
 logger = logging.getLogger(__name__)
-
-EVENTS = [value for value, _label in WebhookSubscription.EVENTS]
 
 EVENT_HEADER = "X-Portal-Event"
 DELIVERY_HEADER = "X-Portal-Delivery"
@@ -99,16 +103,8 @@ EARLY = timedelta(seconds=5)
 PENDING_GRACE = timedelta(minutes=2)
 
 OPEN_STATUSES = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
-
-# Model label → (API resource name, URL name of its API detail route).
-RESOURCES = {
-    "contracts.decisionrequest": ("decision-requests", "decision-request-detail"),
-    "schedules.capacityalert": ("capacity-alerts", "capacity-alert-detail"),
-    "schedules.productionrun": ("production-runs", "production-run-detail"),
-    "comms.meeting": ("meetings", "meeting-detail"),
-    "comms.problem": ("problems", "problem-detail"),
-    "audits.finding": ("findings", "finding-detail"),
-}
+#: Deliveries queued per Celery message on commit (a bulk upsert may make thousands).
+QUEUE_CHUNK = 50
 
 
 # --- Signing ------------------------------------------------------------------------------
@@ -164,15 +160,33 @@ def signed_headers(*, secret: str, event: str, event_id, body: bytes, timestamp=
 # --- Emitting -----------------------------------------------------------------------------
 
 
-def object_payload(instance) -> dict:
+def event_choices() -> list[tuple[str, str]]:
+    """``(name, label)`` of every webhook event the apps registered (``partnership.registry``)."""
+    return [(w.name, w.label) for w in registry.webhook_events()]
+
+
+def event_names() -> list[str]:
+    return [w.name for w in registry.webhook_events()]
+
+
+@functools.cache
+def _by_kind() -> dict[str, list]:
+    """Event kind → the webhook events it may match; fixed once the apps are ready."""
+    out = defaultdict(list)
+    for webhook_event in registry.webhook_events():
+        out[webhook_event.kind].append(webhook_event)
+    return dict(out)
+
+
+def object_payload(instance, kind: str) -> dict:
     """The ``object`` part of a payload: what changed, never its content."""
-    resource, url_name = RESOURCES[instance._meta.label_lower]
+    spec = registry.event_kind(kind)
     try:
-        path = reverse(url_name, args=[instance.pk])
+        path = reverse(spec.detail_route, args=[instance.pk])
     except NoReverseMatch:
-        path = f"/api/v1/{resource}/{instance.pk}/"
+        path = f"/api/v1/{spec.resource}/{instance.pk}/"
     return {
-        "type": resource,
+        "type": spec.resource,
         "id": instance.pk,
         "external_id": getattr(instance, "external_id", None) or None,
         "status": getattr(instance, "status", None),
@@ -182,53 +196,147 @@ def object_payload(instance) -> dict:
 
 def subscriptions_for(event: str, partnership: Partnership) -> list[WebhookSubscription]:
     """Active subscriptions of either party that listen to ``event`` for ``partnership``."""
-    subscriptions = WebhookSubscription.objects.filter(
-        active=True, organization_id__in=[partnership.oem_id, partnership.ems_id]
-    ).filter(Q(partnership__isnull=True) | Q(partnership_id=partnership.pk))
-    # Filtered in Python: a handful of rows per organisation, and portable across databases.
-    return [s for s in subscriptions.order_by("pk") if event in (s.events or [])]
+    return _subscriptions({partnership.pk: (partnership.oem_id, partnership.ems_id)})[
+        partnership.pk
+    ].get(event, [])
+
+
+def _subscriptions(parties: dict) -> dict:
+    """``{partnership id: {event name: [subscription, …]}}`` for ``{partnership id: (oem id,
+    ems id)}`` — one query whatever the number of partnerships."""
+    org_ids = {org for pair in parties.values() for org in pair}
+    rows = (
+        WebhookSubscription.objects.filter(active=True, organization_id__in=org_ids)
+        .filter(Q(partnership__isnull=True) | Q(partnership_id__in=list(parties)))
+        .order_by("pk")
+    )
+    out = {pk: defaultdict(list) for pk in parties}
+    for subscription in rows:
+        targets = [subscription.partnership_id] if subscription.partnership_id else list(parties)
+        for pk in targets:
+            if pk in parties and subscription.organization_id in parties[pk]:
+                for name in subscription.events or []:
+                    out[pk][name].append(subscription)
+    return out
+
+
+def _envelope(name, event_id, partnership_id, payload, *, action=None, changed=()) -> dict:
+    envelope = {
+        "event": name,
+        "event_id": str(event_id),
+        "occurred_at": timezone.now().isoformat(),
+        "partnership": partnership_id,
+        "object": payload,
+    }
+    if action is not None:
+        envelope["action"] = action
+        envelope["changed"] = list(changed)
+    return envelope
 
 
 def emit(event: str, partnership: Partnership, payload: dict) -> list[WebhookDelivery]:
-    """Record ``event`` for every subscription that should receive it and queue the sends.
-
-    ``payload`` is the ``object`` part (see :func:`object_payload`); the envelope (event,
-    event_id, occurred_at, partnership) is added here. Runs inside the caller's transaction:
-    if that rolls back, no delivery is recorded and nothing is sent.
-    """
-    if event not in EVENTS:
+    """Record ``event`` (a webhook event name) for every subscription that should receive it
+    and queue the sends on commit. ``payload`` is the ``object`` part (see
+    :func:`object_payload`). Business writes do not call this: they publish to the event path,
+    whose subscriber :func:`on_events` records their deliveries."""
+    if event not in event_names():
         raise ValueError(f"Unknown webhook event {event!r}")
     subscriptions = subscriptions_for(event, partnership)
-    if not subscriptions:
-        return []
     event_id = uuid.uuid4()
-    envelope = {
-        "event": event,
-        "event_id": str(event_id),
-        "occurred_at": timezone.now().isoformat(),
-        "partnership": partnership.pk,
-        "object": payload,
-    }
-    deliveries = WebhookDelivery.objects.bulk_create(
+    envelope = _envelope(event, event_id, partnership.pk, payload)
+    return _record(
         [
             WebhookDelivery(
-                subscription=subscription,
+                subscription=s,
                 event=event,
                 event_id=event_id,
-                partnership=partnership,
+                partnership_id=partnership.pk,
                 payload=envelope,
             )
-            for subscription in subscriptions
+            for s in subscriptions
         ]
     )
-    for delivery in deliveries:
-        queue_delivery(delivery.pk)
+
+
+def _offered(event) -> bool:
+    return event.kind in _by_kind()
+
+
+@registry.subscribe(accepts=_offered, order=20, name="webhooks")
+def on_events(events) -> list[WebhookDelivery]:
+    """The webhooks' subscriber to the event path: a delivery per event × subscription that
+    listens to it, written in the writer's transaction (two queries per batch), queued once it
+    commits. Each event has its own ``event_id``, the same for all its deliveries."""
+    pids = {e.partnership_id for e in events}
+    parties = {
+        pk: (oem, ems)
+        for pk, oem, ems in Partnership.objects.filter(pk__in=pids).values_list(
+            "pk", "oem_id", "ems_id"
+        )
+    }
+    listening = _subscriptions(parties)
+    deliveries = []
+    for event in events:
+        pid = event.partnership_id
+        for webhook_event in _by_kind()[event.kind]:
+            subscriptions = listening[pid].get(webhook_event.name)
+            if not subscriptions or not webhook_event.matches(event):
+                continue
+            event_id = uuid.uuid4()
+            envelope = _envelope(
+                webhook_event.name,
+                event_id,
+                pid,
+                object_payload(event.obj, event.kind),
+                action=event.action,
+                changed=event.changed,
+            )
+            deliveries += [
+                WebhookDelivery(
+                    subscription=s,
+                    event=webhook_event.name,
+                    event_id=event_id,
+                    partnership_id=pid,
+                    payload=envelope,
+                )
+                for s in subscriptions
+            ]
+    return _record(deliveries)
+
+
+def _record(deliveries) -> list[WebhookDelivery]:
+    if not deliveries:
+        return []
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
+    queue_deliveries([d.pk for d in deliveries])
     return deliveries
 
 
 def queue_delivery(delivery_id: int) -> None:
     """Queue the send once the current transaction commits (immediately outside one)."""
-    transaction.on_commit(lambda: _send_task(delivery_id))
+    queue_deliveries([delivery_id])
+
+
+def queue_deliveries(delivery_ids: list[int]) -> None:
+    """Queue the sends once the current transaction commits: one message per delivery, or per
+    :data:`QUEUE_CHUNK` deliveries when a bulk write made many."""
+    ids = list(delivery_ids)
+    transaction.on_commit(lambda: _send_tasks(ids))
+
+
+def _send_tasks(ids) -> None:
+    if len(ids) == 1:
+        _send_task(ids[0])
+        return
+    from .tasks import deliver_webhooks
+
+    for start in range(0, len(ids), QUEUE_CHUNK):
+        chunk = ids[start : start + QUEUE_CHUNK]
+        try:
+            deliver_webhooks.delay(chunk)
+        except Exception:  # broker down: the rows are pending, the sweep re-queues them
+            logger.warning("Could not queue %s webhook deliveries; the sweep will.", len(chunk))
+            return
 
 
 def _send_task(delivery_id: int) -> None:

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.apps import apps
+from django.conf import settings
+from django.db import connection
 from django.db.models import CharField, F, OuterRef, Q, Subquery, Value
 from django.db.models.fields.files import FieldFile
 from django.utils import formats, timezone
@@ -33,6 +35,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from . import registry
 from .models import Membership
 
 #: Never shown, whatever the model: credentials and their hashes.
@@ -538,3 +541,56 @@ def build_trail_rows(partnership, refs) -> list[HistoryRow]:
     rows = build_rows(partnership, {registry[key]: ids for key, ids in ids_by_kind.items()})
     by_ref = {(row.kind.key, row.history_id): row for row in rows}
     return [by_ref[(key, hid)] for key, hid, _at in refs if (key, hid) in by_ref]
+
+
+# --- recording set-based writes ----------------------------------------------------------
+
+HISTORY_TYPES = {"created": "+", "deleted": "-"}  # every other action is a change ("~")
+
+
+@registry.subscribe(accepts=lambda event: not event.saved, order=0, name="audit-trail")
+def record_set_based_writes(events) -> None:
+    """The audit trail's subscriber to the event path. ``save()`` records its own row
+    (simple-history); rows written set-based (``Event.saved`` False) are recorded here, one
+    statement per model, kind of change and author — the same rows ``save()`` would have
+    written."""
+    groups = defaultdict(list)
+    for event in events:
+        history_type = HISTORY_TYPES.get(event.action, "~")
+        if history_type == "-":
+            raise ValueError("A set-based deletion cannot be recorded after the fact.")
+        groups[(type(event.obj), history_type, event.by)].append(event.obj.pk)
+    for (model, history_type, by), pks in groups.items():
+        record_rows(model, pks, history_type, by)
+
+
+def record_rows(model, pks, history_type, by) -> None:
+    """The rows ``bulk_history_create`` would write for ``pks``, copied from the stored rows by
+    one INSERT … SELECT instead of thousands of model instances."""
+    if not getattr(settings, "SIMPLE_HISTORY_ENABLED", True) or not pks:
+        return
+    if not hasattr(model, "history"):
+        return
+    if connection.vendor != "postgresql":  # the embedded SQLite: simple-history's own way
+        model.history.bulk_history_create(
+            list(model._default_manager.filter(pk__in=pks).order_by("pk")),
+            update=history_type == "~",
+            default_user=by,
+        )
+        return
+    qn = connection.ops.quote_name
+    history = model.history.model
+    tracked = ", ".join(qn(f.column) for f in history.tracked_fields)
+    meta = history._meta
+    extra = ", ".join(
+        qn(meta.get_field(name).column)
+        for name in ("history_date", "history_change_reason", "history_type", "history_user")
+    )
+    pk = qn(model._meta.pk.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {qn(meta.db_table)} ({tracked}, {extra}) "
+            f"SELECT {tracked}, %s, %s, %s, %s FROM {qn(model._meta.db_table)} "
+            f"WHERE {pk} = ANY(%s) ORDER BY {pk}",
+            [timezone.now(), "", history_type, getattr(by, "pk", None), list(pks)],
+        )

@@ -13,18 +13,13 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from .models import ApiToken, Invitation, Membership, Organization, Partnership, Role, User
-from .permissions import can_edit_partnership, is_org_admin
-
-
-def _require_admin(user, organization):
-    if not is_org_admin(user, organization):
-        raise PermissionDenied(_("Only an organisation admin can do this."))
+from .permissions import can_edit_partnership, require_org_admin
 
 
 @transaction.atomic
 def invite_colleague(*, by: User, organization: Organization, email: str, role: str) -> Invitation:
     """Invite someone into ``organization`` by e-mail. Re-inviting replaces the pending invite."""
-    _require_admin(by, organization)
+    require_org_admin(by, organization)
     email = email.strip().lower()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ValidationError({"email": _("%(email)s is already a member.") % {"email": email}})
@@ -75,7 +70,7 @@ def accept_invitation(*, invitation: Invitation, user: User) -> Membership:
 
 @transaction.atomic
 def revoke_invitation(*, by: User, invitation: Invitation) -> None:
-    _require_admin(by, invitation.organization)
+    require_org_admin(by, invitation.organization)
     if invitation.accepted_at:
         raise ValidationError(
             _("An accepted invitation cannot be revoked; remove the member instead.")
@@ -92,7 +87,7 @@ def _ensure_an_admin_remains(organization: Organization, leaving: Membership) ->
 
 @transaction.atomic
 def change_role(*, by: User, membership: Membership, role: str) -> Membership:
-    _require_admin(by, membership.organization)
+    require_org_admin(by, membership.organization)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a valid role.")})
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
@@ -105,7 +100,7 @@ def change_role(*, by: User, membership: Membership, role: str) -> Membership:
 
 @transaction.atomic
 def remove_member(*, by: User, membership: Membership) -> None:
-    _require_admin(by, membership.organization)
+    require_org_admin(by, membership.organization)
     _ensure_an_admin_remains(membership.organization, membership)
     # One save per partnership the leaver was a key contact of: the audit trail records it.
     for side in ("oem", "ems"):

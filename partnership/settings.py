@@ -197,6 +197,11 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # History is read-only everywhere: no Revert in the admin (see partnership.admin.AuditedAdmin).
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
+# --- Event path (partnership.events) ------------------------------------------------------------
+# A subscriber's error (a webhook, a notification) is logged and never undoes the business write;
+# the test suite turns this on so that such a bug fails the test instead.
+EVENTS_RAISE_ERRORS = env.bool("EVENTS_RAISE_ERRORS", default=False)
+
 # --- I18N / time zones ------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("pl", _("Polish"))]

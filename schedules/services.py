@@ -14,9 +14,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from contracts.services import active_contract, side_membership
+from contracts.services import active_contract
 from partnership.models import Partnership, Role
 from partnership.notifications import members, notify
+from partnership.permissions import side_membership
 
 # ImportRejected is re-exported: the API and the views catch it from here.
 from partnership.tabular import ImportRejected as ImportRejected

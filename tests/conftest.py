@@ -17,6 +17,8 @@ def pytest_configure(config):
         )
     # Password hashing is deliberately slow; the tests create many users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # An event subscriber's error fails the test (production logs it and goes on).
+    settings.EVENTS_RAISE_ERRORS = True
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,43 @@
+"""What audits tells the event path (``partnership.events``): its kinds of object and the
+events offered to webhooks. Registered from ``AuditsConfig.ready``."""
+
+from django.utils.translation import gettext_lazy as _
+
+from partnership.registry import (
+    EventKind,
+    WebhookEvent,
+    register_event_kind,
+    register_webhook_event,
+)
+
+
+def register():
+    register_event_kind(
+        EventKind("audit", "audits.Audit", "audits", "audit-detail"),
+        EventKind(
+            "finding",
+            "audits.Finding",
+            "findings",
+            "finding-detail",
+            partnership="audit.partnership_id",
+        ),
+        EventKind(
+            "corrective_action",
+            "audits.CorrectiveAction",
+            "corrective-actions",
+            "corrective-action-detail",
+            partnership="finding.audit.partnership_id",
+        ),
+        # An organisation's certificate is an event in each of its partnerships: the
+        # service names the partnership (``emit(…, partnership=…)``).
+        EventKind(
+            "certificate",
+            "audits.Certificate",
+            "certificates",
+            "certificate-detail",
+            partnership="",
+        ),
+    )
+    register_webhook_event(
+        WebhookEvent("finding.changed", _("Audit finding raised or changed"), "finding"),
+    )

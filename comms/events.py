@@ -1,0 +1,26 @@
+"""What comms tells the event path (``partnership.events``): its kinds of object and the
+events offered to webhooks. Registered from ``CommsConfig.ready``."""
+
+from django.utils.translation import gettext_lazy as _
+
+from partnership.registry import (
+    EventKind,
+    WebhookEvent,
+    register_event_kind,
+    register_webhook_event,
+)
+
+
+def register():
+    register_event_kind(
+        EventKind("meeting", "comms.Meeting", "meetings", "meeting-detail"),
+        EventKind("action_item", "comms.ActionItem", "action-items", "action-item-detail"),
+        EventKind("problem", "comms.Problem", "problems", "problem-detail"),
+        EventKind("goal", "comms.Goal", "goals", "goal-detail"),
+    )
+    register_webhook_event(
+        WebhookEvent("meeting.changed", _("Meeting scheduled, changed or cancelled"), "meeting"),
+        WebhookEvent("problem.changed", _("Problem raised or changed"), "problem"),
+        WebhookEvent("action_item.changed", _("Action item created or changed"), "action_item"),
+        WebhookEvent("goal.changed", _("Goal set, changed or measured"), "goal"),
+    )
