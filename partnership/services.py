@@ -159,3 +159,18 @@ def run_housekeeping(now=None) -> dict[str, int]:
         "invitations": invitations.get(Invitation._meta.label, 0),
         "api_tokens": tokens.get(ApiToken._meta.label, 0),
     }
+
+
+def create_once(*, partnership: Partnership, existing, create) -> tuple[object, bool]:
+    """Create once per external id: ``(the object already in ``existing``, False)`` or
+    ``(create(), True)``. A retried create (an ERP that did not see the first answer) must not
+    make a second object; the partnership's row lock serialises concurrent retries, so the
+    check and the create cannot interleave. Call it inside the service's transaction, after
+    the service's permission check (a retry reveals nothing to whom may not create)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("create_once needs the caller's transaction")
+    Partnership.objects.select_for_update().filter(pk=partnership.pk).exists()
+    found = existing.first()
+    if found is not None:
+        return found, False
+    return create(), True
