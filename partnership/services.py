@@ -169,7 +169,7 @@ def create_once(*, partnership: Partnership, existing, create) -> tuple[object, 
     the service's permission check (a retry reveals nothing to whom may not create)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("create_once needs the caller's transaction")
-    Partnership.objects.select_for_update().filter(pk=partnership.pk).exists()
+    Partnership.objects.select_for_update().only("pk").get(pk=partnership.pk)
     found = existing.first()
     if found is not None:
         return found, False
