@@ -57,7 +57,7 @@ class Event:
     by: object = None
     changed: tuple = ()
     saved: bool = True
-    data: Mapping = field(default=_EMPTY)
+    data: Mapping = field(default_factory=lambda: _EMPTY)
 
     @property
     def name(self) -> str:
