@@ -7,6 +7,6 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Schedules")
 
     def ready(self):
-        from . import events
+        from . import events, subscribers  # noqa: F401  (subscribers register on import)
 
         events.register()

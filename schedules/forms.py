@@ -46,16 +46,6 @@ class RunForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         bind_lookups(self, partnership)
 
-    def clean(self):
-        data = super().clean()
-        if (
-            data.get("planned_launch")
-            and data.get("due_date")
-            and data["due_date"] < data["planned_launch"]
-        ):
-            self.add_error("due_date", _("The due date must not be before the launch."))
-        return data
-
 
 class ProposeDatesForm(forms.Form):
     launch = forms.DateField(label=_("Launch"), widget=forms.DateInput(attrs={"type": "date"}))

@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -154,6 +155,13 @@ class ReadinessFile(PortalModel):
         return f"{self.name} v{self.version}"
 
 
+def check_run_dates(launch, due, field="due_date", message=None) -> None:
+    """A run is due on or after its launch — for its planned dates (``clean()``, with the
+    ``run_due_after_launch`` constraint behind it) and for dates proposed or requested."""
+    if launch and due and due < launch:
+        raise ValidationError({field: message or _("The due date must not be before the launch.")})
+
+
 class ProductionRun(PortalModel):
     class Status(models.TextChoices):
         PLANNED = "planned", _("Planned")
@@ -224,6 +232,10 @@ class ProductionRun(PortalModel):
 
     def __str__(self):
         return f"{self.product.part_number} × {self.quantity} ({self.planned_launch:%Y-%m-%d})"
+
+    def clean(self):
+        # A field error here, so ``full_clean`` skips the constraint's message under __all__.
+        check_run_dates(self.planned_launch, self.due_date)
 
     def get_absolute_url(self):
         return reverse_ids("schedules:run", self.partnership_id, self.pk)

@@ -267,10 +267,14 @@ class RunDetailView(ScheduleMixin, TemplateView):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         run = self.get_run()
+        pending = run.priority_requests.filter(status=PriorityRequest.Status.PENDING).first()
         ctx.update(
             run=run,
+            actions=services.run_actions(
+                self.request.user, run, pending, membership=self.membership
+            ),
             requests=run.priority_requests.select_related("requested_by", "answered_by"),
-            pending=run.priority_requests.filter(status=PriorityRequest.Status.PENDING).first(),
+            pending=pending,
             changes=run.changes.select_related("changed_by", "acknowledged_by")[:50],
             change_form=kwargs.get("change_form") or RunChangeForm(instance=run),
             currency=getattr(active_contract(self.partnership), "currency", "EUR"),
@@ -460,7 +464,7 @@ class CapacityView(ScheduleMixin, TemplateView):
             upload = form.cleaned_data["file"]
             data = upload.read()
             side = "ems" if what == "capacity" else "oem"
-            services._require_side(request.user, self.partnership, side)  # 403 now, not later
+            services.require_side(request.user, self.partnership, side)  # 403 now, not later
             if len(data) > settings.IMPORT_ASYNC_BYTES:  # a large file: a worker, a progress bar
                 job = jobs.start_import(
                     owner=request.user,

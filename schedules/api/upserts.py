@@ -1,12 +1,15 @@
-"""Upsert by external_id of products and production runs (``partnership.api.upsert``).
+"""Upsert by external_id of products, production runs and long-lead items
+(``partnership.api.upsert``).
 
-Their rows have no per-row side effects, so instead of one service call per row they take the
-set-based path of ``serializers.upsert_products``/``upsert_runs`` (the same rules, a handful of
-statements for 20,000 rows); the single PUT is that path with one row.
+Products and runs take the set-based services ``upsert_products``/``upsert_runs`` (the same
+rules and events as a single write, a handful of statements for 20,000 rows); the single PUT is
+that path with one row. Their refusals become the API's answers here: row errors by index
+(400) and collisions (409).
 """
 
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
 
 from partnership.api.upsert import UpsertSpec
 
@@ -18,9 +21,27 @@ from .serializers import (
     ProductUpsertItemSerializer,
     RunBulkUpsertSerializer,
     RunUpsertItemSerializer,
-    upsert_products,
-    upsert_runs,
 )
+
+
+class BulkConflict(exceptions.APIException):
+    status_code = 409
+    default_code = "conflict"
+    default_detail = _(
+        "The rows collided with a concurrent change, or with each other (two products "
+        "swapping part numbers in one call); nothing was written."
+    )
+
+
+def _set_based(upsert, **kwargs) -> dict:
+    try:
+        return upsert(**kwargs)
+    except services.RowsRejected as exc:
+        raise exceptions.ValidationError(
+            {"items": {str(index): errors for index, errors in exc.rows.items()}}
+        ) from None
+    except services.BulkConflict:
+        raise BulkConflict from None
 
 
 class ProductRowSerializer(ProductUpsertItemSerializer):
@@ -40,7 +61,7 @@ class ProductUpsert(UpsertSpec):
     )
 
     def upsert(self, *, by, partnership, items, context):
-        return upsert_products(by=by, partnership=partnership, items=items)
+        return _set_based(services.upsert_products, by=by, partnership=partnership, items=items)
 
 
 class RunUpsert(UpsertSpec):
@@ -54,7 +75,7 @@ class RunUpsert(UpsertSpec):
     )
 
     def upsert(self, *, by, partnership, items, context):
-        return upsert_runs(by=by, partnership=partnership, items=items)
+        return _set_based(services.upsert_runs, by=by, partnership=partnership, items=items)
 
 
 class LongLeadItemUpsert(UpsertSpec):
@@ -65,7 +86,7 @@ class LongLeadItemUpsert(UpsertSpec):
     description = _("New items need product, component, lead_time_weeks and unit_price (EMS).")
 
     def authorize(self, *, by, partnership):
-        services._require_side(by, partnership, "ems")
+        services.require_side(by, partnership, "ems")
 
     def check(self, *, partnership, data):
         product = data.get("product")

@@ -7,7 +7,6 @@ errors by index: ``{"errors": {"items": {"<index>": {"field": ["…"]}}}}``.
 """
 
 import django_filters
-from django.db import transaction
 from django.db.models import Count, OuterRef, Prefetch, Q, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +20,6 @@ from partnership.api.filters import IdFilter, UtcIsoDateTimeFilter, updated_sinc
 from partnership.api.upsert import ExternalIdUpsertMixin
 from partnership.api.viewsets import RespondMixin, ScopedViewSetMixin, body, documented_read_only
 from partnership.api.viewsets import responses as shared_responses
-from partnership.models import Partnership
 
 from .. import services
 from ..models import (
@@ -512,24 +510,19 @@ class DemandPublicationViewSet(
 
     def create(self, request, *args, **kwargs):
         data = body(PublishDemandSerializer, self, request.data)
-        partnership, external_id = data["partnership"], data.get("external_id") or None
-        with transaction.atomic():
-            if external_id:
-                services._require_side(request.user, partnership, "oem")  # publish_demand's
-                Partnership.objects.select_for_update().get(pk=partnership.pk)
-                published = partnership.demand_publications.filter(external_id=external_id)
-                if published.exists():
-                    return self.respond_with(published.get())
-            try:
-                publication = services.publish_demand(
-                    by=request.user, partnership=partnership, rows=data["rows"], note=data["note"]
-                )
-            except services.ImportRejected as exc:
-                raise rows_rejected(exc) from None
-            if external_id:
-                publication.external_id = external_id
-                publication.save(update_fields=["external_id"])
-        return self.respond_with(publication, status.HTTP_201_CREATED)
+        try:
+            publication, created = services.publish_demand_once(
+                by=request.user,
+                partnership=data["partnership"],
+                rows=data["rows"],
+                note=data["note"],
+                external_id=data.get("external_id") or None,
+            )
+        except services.ImportRejected as exc:
+            raise rows_rejected(exc) from None
+        return self.respond_with(
+            publication, status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     @extend_schema(
         summary="The publication's weekly lines",
@@ -563,10 +556,7 @@ class DemandPublicationViewSet(
     @action(detail=True, methods=["post"], filter_backends=[])
     def acknowledge(self, request, pk=None):
         publication = self.get_object()
-        with transaction.atomic():
-            count = services.acknowledge_changes(by=request.user, publication=publication)
-            # Acknowledged breaches no longer raise flex alerts; refresh them after commit.
-            services.schedule_alert_refresh(publication.partnership)
+        count = services.acknowledge_changes(by=request.user, publication=publication)
         return Response(AcknowledgedSerializer({"acknowledged": count}).data)
 
 

@@ -130,7 +130,7 @@ def test_too_large_a_file_is_rejected(world, product):
 
 
 def test_a_file_exactly_at_the_size_limit_is_accepted(world, product, monkeypatch):
-    monkeypatch.setattr(services, "MAX_UPLOAD_BYTES", 64)
+    monkeypatch.setattr(services.products, "MAX_UPLOAD_BYTES", 64)
     assert upload(world.buyer, product, Kind.GERBER, b"x" * 64).size == 64
     with pytest.raises(ValidationError):
         upload(world.buyer, product, Kind.GERBER, b"x" * 65)

@@ -1,0 +1,125 @@
+"""Every write that carries a scheduling rule — products and readiness, runs and
+re-prioritisation, the ERP's set-based upserts, capacity and demand publications with their
+flex-term comparison, capacity alerts — and the reads those rules need.
+
+Each write checks the role through ``partnership.permissions``, validates, writes in one
+transaction and publishes its events (``partnership.events``): webhooks, notifications
+(``schedules.subscribers``), the audit trail of set-based writes and the alert refresh react to
+them, whichever page, API call or bulk upsert made the change.
+"""
+
+from .alerts import acknowledge_alert, refresh_alerts, refresh_all_alerts, schedule_alert_refresh
+from .bulk import (
+    DUPLICATE_EXTERNAL_ID,
+    DUPLICATE_REVISION,
+    MAX_BULK_ROWS,
+    BulkConflict,
+    RowsRejected,
+    upsert_products,
+    upsert_runs,
+)
+from .common import WEEKS_AHEAD, WRITE_ROLES, can_write, monday, require_side
+from .load import WeekLoad, weekly_load
+from .planning import (
+    CAPACITY_COLUMNS,
+    DEMAND_COLUMNS,
+    FlexTerms,
+    ImportRejected,
+    acknowledge_changes,
+    capacity_rows,
+    demand_rows,
+    flex_terms,
+    import_table,
+    latest_publication,
+    long_lead_costs,
+    parse_table,
+    publish_capacity,
+    publish_demand,
+    publish_demand_once,
+)
+from .products import (
+    ALLOWED_SUFFIXES,
+    MAX_UPLOAD_BYTES,
+    create_checklists,
+    delete_long_lead_item,
+    readiness,
+    release_for_launch,
+    review_readiness_item,
+    save_long_lead_item,
+    save_product,
+    set_item_required,
+    upload_readiness_file,
+)
+from .runs import (
+    CLOSED,
+    COMMITTED,
+    TRANSITIONS,
+    answer_priority,
+    answer_proposed_dates,
+    confirm_run,
+    judge_run_changes,
+    propose_dates,
+    record_run_changes,
+    request_priority,
+    run_actions,
+    save_run,
+)
+
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "CAPACITY_COLUMNS",
+    "CLOSED",
+    "COMMITTED",
+    "DEMAND_COLUMNS",
+    "DUPLICATE_EXTERNAL_ID",
+    "DUPLICATE_REVISION",
+    "MAX_BULK_ROWS",
+    "MAX_UPLOAD_BYTES",
+    "TRANSITIONS",
+    "WEEKS_AHEAD",
+    "WRITE_ROLES",
+    "BulkConflict",
+    "FlexTerms",
+    "ImportRejected",
+    "RowsRejected",
+    "WeekLoad",
+    "acknowledge_alert",
+    "acknowledge_changes",
+    "answer_priority",
+    "answer_proposed_dates",
+    "can_write",
+    "capacity_rows",
+    "confirm_run",
+    "create_checklists",
+    "delete_long_lead_item",
+    "demand_rows",
+    "flex_terms",
+    "import_table",
+    "judge_run_changes",
+    "latest_publication",
+    "long_lead_costs",
+    "monday",
+    "parse_table",
+    "propose_dates",
+    "publish_capacity",
+    "publish_demand",
+    "publish_demand_once",
+    "readiness",
+    "record_run_changes",
+    "refresh_alerts",
+    "refresh_all_alerts",
+    "release_for_launch",
+    "request_priority",
+    "require_side",
+    "review_readiness_item",
+    "run_actions",
+    "save_long_lead_item",
+    "save_product",
+    "save_run",
+    "schedule_alert_refresh",
+    "set_item_required",
+    "upload_readiness_file",
+    "upsert_products",
+    "upsert_runs",
+    "weekly_load",
+]
