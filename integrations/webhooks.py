@@ -103,7 +103,9 @@ EARLY = timedelta(seconds=5)
 PENDING_GRACE = timedelta(minutes=2)
 
 OPEN_STATUSES = [WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
-#: Deliveries queued per Celery message on commit (a bulk upsert may make thousands).
+#: Up to this many deliveries of one write are queued one message each; beyond (a bulk upsert
+#: may make thousands) a message carries QUEUE_CHUNK first attempts.
+QUEUE_ONE_BY_ONE = 10
 QUEUE_CHUNK = 50
 
 
@@ -319,14 +321,15 @@ def queue_delivery(delivery_id: int) -> None:
 
 def queue_deliveries(delivery_ids: list[int]) -> None:
     """Queue the sends once the current transaction commits: one message per delivery, or per
-    :data:`QUEUE_CHUNK` deliveries when a bulk write made many."""
+    :data:`QUEUE_CHUNK` deliveries when a bulk write made more than :data:`QUEUE_ONE_BY_ONE`."""
     ids = list(delivery_ids)
     transaction.on_commit(lambda: _send_tasks(ids))
 
 
 def _send_tasks(ids) -> None:
-    if len(ids) == 1:
-        _send_task(ids[0])
+    if len(ids) <= QUEUE_ONE_BY_ONE:
+        for delivery_id in ids:
+            _send_task(delivery_id)
         return
     from .tasks import deliver_webhooks
 

@@ -167,7 +167,7 @@ def _write(model, plan, by, kind):
     return created, [
         events.event(
             kind,
-            p.result,
+            "created" if p.result == "created" else "changed",
             p.obj,
             by=by,
             changed=p.changed,

@@ -1,0 +1,447 @@
+"""One write path (#15): the same change made through the page, the API (PUT and PATCH), the
+upsert by external id and the bulk upsert must leave the same trace — the same webhook
+deliveries, the same audit-trail rows, the same notifications. A path that writes without
+announcing itself (the bulk upsert used to) fails here, for every synced type.
+
+Each path runs in a savepoint that is rolled back afterwards, so every path starts from the
+same data; what it left behind is read before the rollback and normalised (ids of objects
+the path created, times) so that the traces can be compared.
+"""
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+import pytest
+from django.apps import apps
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from integrations import webhooks
+from integrations.models import WebhookDelivery, WebhookSubscription
+from partnership.history import kinds
+from partnership.models import ApiToken, Notification
+from schedules import services as schedules
+from schedules.models import LongLeadItem, Product, ProductionRun
+
+pytestmark = pytest.mark.django_db
+
+VOLATILE = {"history_id", "history_date", "updated_at", "created_at", "changed_at", "confirmed_at"}
+
+
+class _Rollback(Exception):
+    pass
+
+
+@dataclass
+class Trace:
+    webhooks: list = field(default_factory=list)
+    history: list = field(default_factory=list)
+    notifications: list = field(default_factory=list)
+
+
+def _marks():
+    return {
+        "delivery": WebhookDelivery.objects.order_by("-pk").values_list("pk", flat=True).first()
+        or 0,
+        "notification": Notification.objects.order_by("-pk").values_list("pk", flat=True).first()
+        or 0,
+        "history": {
+            kind.key: kind.history_model._default_manager.order_by("-history_id")
+            .values_list("history_id", flat=True)
+            .first()
+            or 0
+            for kind in kinds().values()
+        },
+        "now": timezone.now(),
+    }
+
+
+def _trace(marks, new_ids) -> Trace:
+    """What was written since ``marks``; ids of objects the path created become names."""
+
+    def name(model_label, pk):
+        return new_ids.get((model_label, pk), pk)
+
+    def scrub(text):
+        for (_label, pk), alias in new_ids.items():
+            text = re.sub(rf"/{pk}/", f"/{alias}/", text)
+        return text
+
+    trace = Trace()
+    for d in WebhookDelivery.objects.filter(pk__gt=marks["delivery"]).order_by("pk"):
+        obj = d.payload["object"]
+        trace.webhooks.append(
+            (
+                d.subscription.organization.name,
+                d.event,
+                d.payload.get("action"),
+                tuple(sorted(d.payload.get("changed", []))),
+                obj["type"],
+                obj["external_id"],
+                obj["status"],
+            )
+        )
+    for n in Notification.objects.filter(pk__gt=marks["notification"]).order_by("pk"):
+        trace.notifications.append((n.user.email, scrub(n.subject), scrub(n.body), scrub(n.url)))
+    for kind in kinds().values():
+        model = kind.history_model
+        rows = model._default_manager.filter(history_id__gt=marks["history"][kind.key])
+        for row in rows.order_by("history_id"):
+            values = {}
+            for f in model._meta.concrete_fields:
+                if f.name in VOLATILE or f.name == "history_change_reason":
+                    continue
+                value = getattr(row, f.attname)
+                if f.name == "id":
+                    value = name(kind.model_label, value)
+                elif f.is_relation and f.related_model is not None:
+                    value = name(f.related_model._meta.label, value)
+                values[f.name] = value
+            trace.history.append((kind.key, values))
+    return trace
+
+
+def _new_ids(marks_pk: dict) -> dict:
+    """``{(model label, pk): "new:<label>:<n>"}`` for rows of the tracked models created after
+    the marks (their ids differ from path to path; their order does not)."""
+    out = {}
+    for label, last in marks_pk.items():
+        model = apps.get_model(label)
+        for n, pk in enumerate(
+            model._base_manager.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)
+        ):
+            out[(label, pk)] = f"new:{label}:{n}"
+    return out
+
+
+def run_path(path, *args) -> Trace:
+    """``path(*args)`` in a savepoint rolled back afterwards; what it wrote, normalised."""
+    labels = [kind.model_label for kind in kinds().values()]
+    marks = _marks()
+    last_pk = {
+        label: apps.get_model(label)
+        ._base_manager.order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+        or 0
+        for label in labels
+    }
+    try:
+        with transaction.atomic():
+            path(*args)
+            trace = _trace(marks, _new_ids(last_pk))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return trace
+
+
+def assert_same(traces: dict):
+    """Every path left the same trace as the first, and the trace is not empty."""
+    (first_name, first), *others = traces.items()
+    assert first.webhooks, f"{first_name} sent no webhook"
+    assert first.history, f"{first_name} recorded no history"
+    for name, trace in others:
+        assert trace.webhooks == first.webhooks, f"webhooks: {name} ≠ {first_name}"
+        assert trace.history == first.history, f"history: {name} ≠ {first_name}"
+        assert trace.notifications == first.notifications, f"notifications: {name} ≠ {first_name}"
+
+
+# --- the world --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def hooks(world):
+    """Both companies' ERPs listen to every event."""
+    for org in (world.oem, world.ems):
+        WebhookSubscription.objects.create(
+            organization=org, url=f"https://erp.example/{org.pk}", events=webhooks.event_names()
+        )
+
+
+@pytest.fixture
+def on_page(world):
+    def login(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def erp():
+    def login(user):
+        _token, key = ApiToken.issue(user, "erp")
+        return Client(HTTP_AUTHORIZATION=f"Token {key}")
+
+    return login
+
+
+def ok(response, *codes):
+    assert response.status_code in (codes or (200, 201, 302)), response.content[:500]
+    return response
+
+
+def put(client, url, data):
+    return ok(client.put(url, data, content_type="application/json"))
+
+
+def patch(client, url, data):
+    return ok(client.patch(url, data, content_type="application/json"))
+
+
+def post_json(client, url, data):
+    return ok(client.post(url, data, content_type="application/json"))
+
+
+def upsert_paths(erp_client, resource, partnership, external_id, fields):
+    """The two upsert endpoints, each making the same change."""
+    return {
+        "upsert by external id": lambda: put(
+            erp_client,
+            f"/api/v1/{resource}/by-external-id/{external_id}/",
+            {"partnership": partnership.pk, **fields},
+        ),
+        "bulk upsert": lambda: post_json(
+            erp_client,
+            f"/api/v1/{resource}/bulk-upsert/",
+            {"partnership": partnership.pk, "items": [{"external_id": external_id, **fields}]},
+        ),
+    }
+
+
+# --- products ----------------------------------------------------------------------------------
+
+
+def make_product(world, **fields):
+    fields = {"part_number": "MB-200", "revision": "C", "name": "Main board", **fields}
+    return schedules.save_product(by=world.buyer, partnership=world.ours, **fields)
+
+
+PRODUCT_FORM = {
+    "part_number": "MB-200",
+    "revision": "C",
+    "name": "Main board",
+    "description": "",
+    "ipc_class": 2,
+    "units_per_hour": "",
+    "external_id": "SAP-MB-200",
+}
+
+
+def test_a_product_changed_by_any_path(world, hooks, on_page, erp):
+    product = make_product(world, external_id="SAP-MB-200")
+    change = {"name": "Main board, rev. C2", "description": "Conformal coating added"}
+    url = f"/api/v1/products/{product.pk}/"
+    form = {**PRODUCT_FORM, **change, "what": "edit"}
+    api = erp(world.buyer)
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("schedules:product", args=[world.ours.pk, product.pk]), form
+            )
+        ),
+        "API PUT": lambda: put(
+            api,
+            url,
+            {**PRODUCT_FORM, "units_per_hour": None, **change, "partnership": world.ours.pk},
+        ),
+        "API PATCH": lambda: patch(api, url, change),
+        **upsert_paths(api, "products", world.ours, "SAP-MB-200", change),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    assert traces["page"].webhooks[0][1:4] == (
+        "product.changed",
+        "changed",
+        ("description", "name"),
+    )
+
+
+def test_a_product_created_by_any_path(world, hooks, on_page, erp):
+    fields = {"part_number": "PSU-9", "revision": "A", "name": "Power supply"}
+    api = erp(world.buyer)
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("schedules:products", args=[world.ours.pk]),
+                {**PRODUCT_FORM, **fields, "external_id": "SAP-PSU-9"},
+            )
+        ),
+        "API POST": lambda: post_json(
+            api,
+            "/api/v1/products/",
+            {**fields, "external_id": "SAP-PSU-9", "partnership": world.ours.pk},
+        ),
+        **upsert_paths(api, "products", world.ours, "SAP-PSU-9", fields),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    # The product and its whole readiness checklist enter the audit trail.
+    kinds_recorded = [key for key, _values in traces["page"].history]
+    assert kinds_recorded.count("product") == 1 and kinds_recorded.count("readiness-item") == 7
+
+
+def test_an_unchanged_product_leaves_no_trace_by_any_path(world, hooks, on_page, erp):
+    product = make_product(world, external_id="SAP-MB-200")
+    same = {"name": product.name}
+    api = erp(world.buyer)
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("schedules:product", args=[world.ours.pk, product.pk]),
+                {**PRODUCT_FORM, "what": "edit"},
+            )
+        ),
+        "API PATCH": lambda: patch(api, f"/api/v1/products/{product.pk}/", same),
+        **upsert_paths(api, "products", world.ours, "SAP-MB-200", same),
+    }
+    for name, path in paths.items():
+        assert run_path(path) == Trace(), name
+
+
+# --- production runs ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def confirmed_run(world):
+    """A run the EMS confirmed: a change is judged against the flex terms (none agreed here,
+    so any change sends it back to the EMS, who is told)."""
+    product = make_product(world, external_id="SAP-MB-200")
+    for item in product.readiness.all():
+        item.required = False
+        item.save()
+    schedules.release_for_launch(by=world.buyer, product=product)
+    launch = timezone.localdate() + dt.timedelta(weeks=10)
+    run = schedules.save_run(
+        by=world.buyer,
+        partnership=world.ours,
+        product=product,
+        quantity=500,
+        planned_launch=launch,
+        due_date=launch + dt.timedelta(days=7),
+        external_id="PO-4711",
+    )
+    return schedules.confirm_run(by=world.account_manager, run=run)
+
+
+def test_a_committed_run_changed_by_any_path(world, hooks, on_page, erp, confirmed_run):
+    run = confirmed_run
+    due = run.due_date + dt.timedelta(weeks=1)
+    change = {"quantity": 650, "due_date": due.isoformat()}
+    url = f"/api/v1/production-runs/{run.pk}/"
+    api = erp(world.buyer)
+    body = {
+        "partnership": world.ours.pk,
+        "product": run.product_id,
+        "external_id": run.external_id,
+        "planned_launch": run.planned_launch.isoformat(),
+        "priority": run.priority,
+        **change,
+    }
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("schedules:run", args=[world.ours.pk, run.pk]),
+                {"what": "change", "planned_launch": run.planned_launch.isoformat(), **change},
+            )
+        ),
+        "API PUT": lambda: put(api, url, body),
+        "API PATCH": lambda: patch(api, url, change),
+        **upsert_paths(api, "production-runs", world.ours, run.external_id, change),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    trace = traces["page"]
+    assert {w[1:4] for w in trace.webhooks} == {
+        (
+            "production_run.changed",
+            "changed",
+            ("confirmed_at", "confirmed_by", "due_date", "quantity", "status"),
+        )
+    }
+    # The EMS is told the run needs its confirmation again, once, whatever the path.
+    assert [n[1] for n in trace.notifications if n[0] == world.account_manager.email] == [
+        f"{ProductionRun.objects.get(pk=run.pk).product.part_number} × 650 "
+        f"({run.planned_launch:%Y-%m-%d}) changed beyond the flex terms: please confirm"
+    ]
+
+
+def test_a_run_ordered_by_any_path(world, hooks, on_page, erp):
+    product = make_product(world, external_id="SAP-MB-200")
+    launch = timezone.localdate() + dt.timedelta(weeks=12)
+    fields = {
+        "quantity": 250,
+        "planned_launch": launch.isoformat(),
+        "due_date": (launch + dt.timedelta(days=5)).isoformat(),
+        "priority": 3,
+    }
+    api = erp(world.buyer)
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("schedules:runs", args=[world.ours.pk]),
+                {**fields, "product": "MB-200 rev C", "external_id": "PO-9"},
+            )
+        ),
+        "API POST": lambda: post_json(
+            api,
+            "/api/v1/production-runs/",
+            {**fields, "product": product.pk, "external_id": "PO-9", "partnership": world.ours.pk},
+        ),
+        **upsert_paths(
+            api, "production-runs", world.ours, "PO-9", {**fields, "product": product.pk}
+        ),
+    }
+    assert_same({name: run_path(path) for name, path in paths.items()})
+
+
+# --- long-lead items ---------------------------------------------------------------------------
+
+
+def test_a_long_lead_item_recorded_and_changed_by_any_path(world, hooks, on_page, erp):
+    product = make_product(world, external_id="SAP-MB-200")
+    fields = {
+        "component": "STM32H743",
+        "description": "MCU",
+        "lead_time_weeks": 26,
+        "quantity_per_assembly": "1.000",
+        "unit_price": "9.80",
+    }
+    api = erp(world.account_manager)
+    created = {
+        "page": lambda: ok(
+            on_page(world.account_manager).post(
+                reverse("schedules:product", args=[world.ours.pk, product.pk]),
+                {**fields, "what": "long-lead"},
+            )
+        ),
+        "API POST": lambda: post_json(
+            api, "/api/v1/long-lead-items/", {**fields, "product": product.pk}
+        ),
+        **upsert_paths(
+            api, "long-lead-items", world.ours, "LL-1", {**fields, "product": product.pk}
+        ),
+    }
+    traces = {name: run_path(path) for name, path in created.items()}
+    # The page and the plain POST set no external id; the upserts do: compare apart.
+    assert_same({k: traces[k] for k in ("page", "API POST")})
+    assert_same({k: traces[k] for k in ("upsert by external id", "bulk upsert")})
+
+    item = schedules.save_long_lead_item(
+        by=world.account_manager, product=product, external_id="LL-1", **fields
+    )
+    change = {"lead_time_weeks": 30, "unit_price": "11.20"}
+    url = f"/api/v1/long-lead-items/{item.pk}/"
+    changed = {
+        "API PUT": lambda: put(api, url, {**fields, **change, "product": product.pk}),
+        "API PATCH": lambda: patch(api, url, change),
+        **upsert_paths(api, "long-lead-items", world.ours, "LL-1", change),
+    }
+    assert_same({name: run_path(path) for name, path in changed.items()})
+    assert LongLeadItem.objects.get(pk=item.pk).lead_time_weeks == 26  # all rolled back
+    assert Product.objects.filter(partnership=world.ours).count() == 1
