@@ -563,7 +563,11 @@ def test_a_webhook_error_never_breaks_the_business_operation(
 
     monkeypatch.setattr(webhooks, "_record", broken)
     product = schedule_services.save_product(
-        by=world.buyer, partnership=world.ours, part_number="MB-200", revision="C", name="Main board"
+        by=world.buyer,
+        partnership=world.ours,
+        part_number="MB-200",
+        revision="C",
+        name="Main board",
     )
     run = schedule_services.save_run(
         by=world.buyer,
