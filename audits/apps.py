@@ -7,6 +7,9 @@ class AuditsConfig(AppConfig):
     verbose_name = _("Audits")
 
     def ready(self):
-        from . import events
+        from partnership.registry import register_history_kind
+
+        from . import events, trail
 
         events.register()
+        register_history_kind(*trail.KINDS)

@@ -8,4 +8,6 @@ class PartnershipConfig(AppConfig):
 
     def ready(self):
         # The audit trail subscribes to the event path (partnership.events).
-        from . import history  # noqa: F401
+        from . import history, registry
+
+        registry.register_history_kind(*history.KINDS_LIST)

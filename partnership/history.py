@@ -3,9 +3,10 @@
 django-simple-history records a row per save; this module turns those rows into something
 both partners can read and export, for one object or for a whole partnership.
 
-- :data:`KINDS` is the whitelist of object types that have an audit trail, each with the
-  path from its historical model to the partnership (the tenant boundary). A URL names a
-  kind by its ``key``; anything not listed answers 404.
+- :func:`kinds` is the whitelist of object types that have an audit trail — what the apps
+  registered (``partnership.registry.register_history_kind``, from each app's ``trail.py``) —
+  each with the path from its historical model to the partnership (the tenant boundary). A URL
+  names a kind by its ``key``; anything not listed answers 404.
 - :func:`object_history` and :func:`partnership_trail` select historical rows the user may
   see; :func:`build_rows` turns a page of them into :class:`HistoryRow` objects. It costs a
   fixed number of queries per object type on the page (the rows, their predecessors, the
@@ -123,136 +124,14 @@ class Kind:
         return str(text or f"{self.label} #{record.id}")
 
 
-def _week(record):
-    return f"{record.week:%G-W%V} {record.line or ''}".strip()
-
-
-KINDS_LIST = [
-    Kind("partnership", "partnership.Partnership", "id"),
-    Kind(
-        "contract",
-        "contracts.Contract",
-        "partnership",
-        lambda r: f"{r.title} v{r.version}",
-        children=(("matrix-item", "contract"), ("rule", "contract"), ("flex-band", "contract")),
-    ),
-    Kind("flex-band", "contracts.FlexBand", "contract__partnership"),
-    Kind(
-        "matrix-item",
-        "contracts.ResponsibilityItem",
-        "contract__partnership",
-        lambda r: f"{r.area} / {r.activity}",
-    ),
-    Kind(
-        "rule",
-        "contracts.DecisionRule",
-        "contract__partnership",
-        lambda r: r.get_category_display(),
-    ),
-    Kind("decision", "contracts.DecisionRequest", "partnership", lambda r: r.title),
-    Kind(
-        "product",
-        "schedules.Product",
-        "partnership",
-        lambda r: f"{r.part_number} rev {r.revision}",
-        children=(("readiness-item", "product"), ("long-lead-item", "product")),
-    ),
-    Kind(
-        "long-lead-item",
-        "schedules.LongLeadItem",
-        "partnership",
-        lambda r: f"{r.product.part_number}: {r.component}",
-        select=("product",),
-    ),
-    Kind(
-        "readiness-item",
-        "schedules.ReadinessItem",
-        "product__partnership",
-        lambda r: f"{r.product.part_number}: {r.get_kind_display()}",
-        select=("product",),
-    ),
-    Kind(
-        "run",
-        "schedules.ProductionRun",
-        "partnership",
-        lambda r: f"#{r.id} × {r.quantity} ({r.due_date:%Y-%m-%d})",
-    ),
-    Kind("capacity", "schedules.CapacityPlan", "partnership", _week),
-    Kind(
-        "capacity-alert",
-        "schedules.CapacityAlert",
-        "partnership",
-        lambda r: f"{r.week:%G-W%V} {r.get_kind_display()}",
-    ),
-    Kind(
-        "audit",
-        "audits.Audit",
-        "partnership",
-        lambda r: r.title,
-        (("finding", "audit"), ("answer", "audit")),
-    ),
-    Kind(
-        "answer",
-        "audits.Answer",
-        "audit__partnership",
-        lambda r: f"{r.question.code} · {r.get_side_display()}",
-        select=("question",),
-    ),
-    Kind(
-        "finding",
-        "audits.Finding",
-        "audit__partnership",
-        lambda r: f"F{r.number} {r.get_classification_display()}",
-        (("corrective-action", "finding"),),
-    ),
-    Kind(
-        "corrective-action",
-        "audits.CorrectiveAction",
-        "finding__audit__partnership",
-        lambda r: f"8D F{r.finding.number}",
-        select=("finding",),
-    ),
-    Kind(
-        "certificate",
-        "audits.Certificate",
-        "@parties",
-        lambda r: f"{r.get_standard_display()} {r.number}",
-    ),
-    Kind("supplier-profile", "audits.SupplierProfile", "@parties"),
-    Kind("supplier-reference", "audits.SupplierReference", "partnership", lambda r: r.company),
-    Kind("kpi", "audits.KpiRecord", "partnership", lambda r: f"{r.month:%Y-%m}"),
-    Kind(
-        "meeting",
-        "comms.Meeting",
-        "partnership",
-        lambda r: r.title,
-        (("minutes", "meeting"), ("agenda-item", "meeting"), ("action-item", "meeting")),
-    ),
-    Kind("agenda-item", "comms.AgendaItem", "meeting__partnership", lambda r: r.title),
-    Kind(
-        "minutes",
-        "comms.Minutes",
-        "meeting__partnership",
-        lambda r: f"{r.meeting.title}: minutes",
-        select=("meeting",),
-    ),
-    Kind(
-        "problem",
-        "comms.Problem",
-        "partnership",
-        lambda r: f"P-{r.number:04d} {r.title}",
-        (("action-item", "problem"),),
-    ),
-    Kind("action-item", "comms.ActionItem", "partnership", lambda r: r.title),
-    Kind("goal", "comms.Goal", "partnership", lambda r: r.title),
-]
+KINDS_LIST = [Kind("partnership", "partnership.Partnership", "id")]  # the core's own
 
 
 @functools.cache
 def kinds() -> dict[str, Kind]:
-    """The kinds whose model keeps history (models gain history over time; others wait).
+    """The kinds the apps registered (``partnership.registry``) whose model keeps history.
     Fixed once the app registry is ready, so built once per process."""
-    return {k.key: k for k in KINDS_LIST if k.tracked}
+    return {k.key: k for k in registry.history_kinds() if k.tracked}
 
 
 @functools.cache

@@ -2,8 +2,9 @@
 
 The core never imports a domain app by name: an app tells the registry which kinds of business
 object emit events (and under which API resource an outside system fetches them), which of
-their events are offered to webhooks, and which handlers react to events. The event path
-itself is :mod:`partnership.events`.
+their events are offered to webhooks, which handlers react to events, and which of its objects
+keep an audit trail (``partnership.history.Kind``). The event path itself is
+:mod:`partnership.events`.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Subscriber:
 
 
 _kinds: dict[str, EventKind] = {}
+_history_kinds: dict = {}
 _webhook_events: dict[str, WebhookEvent] = {}
 _subscribers: list[Subscriber] = []
 
@@ -144,3 +146,14 @@ def subscribe(
 
 def subscribers() -> list[Subscriber]:
     return list(_subscribers)
+
+
+def register_history_kind(*kinds) -> None:
+    """Objects with an audit trail (``partnership.history.Kind``), in the order the trail's
+    filters list them (apps register in INSTALLED_APPS order)."""
+    for kind in kinds:
+        _history_kinds[kind.key] = kind
+
+
+def history_kinds() -> list:
+    return list(_history_kinds.values())

@@ -7,6 +7,9 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Schedules")
 
     def ready(self):
-        from . import events, subscribers  # noqa: F401  (subscribers register on import)
+        from partnership.registry import register_history_kind
+
+        from . import events, subscribers, trail  # noqa: F401  (subscribers register on import)
 
         events.register()
+        register_history_kind(*trail.KINDS)

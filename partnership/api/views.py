@@ -6,6 +6,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 
 from .. import history as audit_history
+from .. import registry
 from ..filters import OrganizationFilter, PartnershipFilter
 from ..models import Organization, Partnership
 from .serializers import (
@@ -47,7 +48,7 @@ class PartnershipViewSet(ScopedReadOnlyViewSet):
             OpenApiParameter(
                 "kind",
                 OpenApiTypes.STR,
-                enum=sorted(k.key for k in audit_history.KINDS_LIST),
+                enum=sorted(k.key for k in registry.history_kinds()),
                 description="Only changes of this object type.",
             ),
             OpenApiParameter("page", OpenApiTypes.INT),
