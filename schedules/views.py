@@ -52,7 +52,8 @@ class ScheduleMixin(PartnershipScopedMixin):
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
         side, m = self.side_membership()
-        ctx.update(tab=self.tab, side=side, can_write=bool(m and m.role in services.WRITE_ROLES))
+        # What the user may do here: the services' one table (templates show those actions).
+        ctx.update(tab=self.tab, side=side, rights=services.rights(side, m))
         return ctx
 
 
@@ -463,8 +464,8 @@ class CapacityView(ScheduleMixin, TemplateView):
                 return redirect("schedules:capacity", self.partnership.pk)
             upload = form.cleaned_data["file"]
             data = upload.read()
-            side = "ems" if what == "capacity" else "oem"
-            services.require_side(request.user, self.partnership, side)  # 403 now, not later
+            right = "publish_capacity" if what == "capacity" else "publish_demand"
+            services.require_right(request.user, self.partnership, right)  # 403 now, not later
             if len(data) > settings.IMPORT_ASYNC_BYTES:  # a large file: a worker, a progress bar
                 job = jobs.start_import(
                     owner=request.user,

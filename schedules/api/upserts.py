@@ -86,7 +86,7 @@ class LongLeadItemUpsert(UpsertSpec):
     description = _("New items need product, component, lead_time_weeks and unit_price (EMS).")
 
     def authorize(self, *, by, partnership):
-        services.require_side(by, partnership, "ems")
+        services.require_right(by, partnership, "keep_long_lead")
 
     def check(self, *, partnership, data):
         product = data.get("product")

@@ -18,7 +18,16 @@ from .bulk import (
     upsert_products,
     upsert_runs,
 )
-from .common import WEEKS_AHEAD, WRITE_ROLES, can_write, monday, require_side
+from .common import (
+    RIGHTS,
+    WEEKS_AHEAD,
+    WRITE_ROLES,
+    monday,
+    require_right,
+    require_side,
+    rights,
+    rights_of,
+)
 from .load import WeekLoad, weekly_load
 from .planning import (
     CAPACITY_COLUMNS,
@@ -75,6 +84,7 @@ __all__ = [
     "DUPLICATE_REVISION",
     "MAX_BULK_ROWS",
     "MAX_UPLOAD_BYTES",
+    "RIGHTS",
     "TRANSITIONS",
     "WEEKS_AHEAD",
     "WRITE_ROLES",
@@ -87,7 +97,6 @@ __all__ = [
     "acknowledge_changes",
     "answer_priority",
     "answer_proposed_dates",
-    "can_write",
     "capacity_rows",
     "confirm_run",
     "create_checklists",
@@ -110,8 +119,11 @@ __all__ = [
     "refresh_all_alerts",
     "release_for_launch",
     "request_priority",
+    "require_right",
     "require_side",
     "review_readiness_item",
+    "rights",
+    "rights_of",
     "run_actions",
     "save_long_lead_item",
     "save_product",

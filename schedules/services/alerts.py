@@ -15,7 +15,7 @@ from partnership import events
 from partnership.models import Partnership
 
 from ..models import CapacityAlert, DemandChange, RunChange
-from .common import monday, require_side
+from .common import monday, require_right
 from .load import WeekLoad, weekly_load
 from .planning import latest_publication
 
@@ -133,7 +133,7 @@ def _alert_message(kind, load: WeekLoad) -> str:
 
 @transaction.atomic
 def acknowledge_alert(*, by, alert: CapacityAlert) -> CapacityAlert:
-    require_side(by, alert.partnership)
+    require_right(by, alert.partnership, "acknowledge_alerts")
     if alert.status != CapacityAlert.Status.OPEN:
         raise ValidationError(_("Only an open alert can be acknowledged."))
     alert.status, alert.acknowledged_by, alert.acknowledged_at = (

@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from partnership import events
 
 from ..models import Product, ProductionRun
-from .common import require_side
+from .common import require_right
 from .products import create_checklists
 from .runs import CLOSED, COMMITTED, REFUSED, judge_run_changes, record_run_changes
 
@@ -69,7 +69,7 @@ class _Planned:
 
 def upsert_products(*, by, partnership, items) -> dict:
     """Create or update products by external id — all of them or none (OEM side)."""
-    require_side(by, partnership, "oem")  # save_product's rule
+    require_right(by, partnership, "edit_products")  # save_product's rule
     try:
         with transaction.atomic():
             return _upsert_products(by, partnership, items)
@@ -79,7 +79,7 @@ def upsert_products(*, by, partnership, items) -> dict:
 
 def upsert_runs(*, by, partnership, items) -> dict:
     """Create or update production runs by external id — all of them or none (OEM side)."""
-    require_side(by, partnership, "oem")  # save_run's rule
+    require_right(by, partnership, "order_runs")  # save_run's rule
     try:
         with transaction.atomic():
             return _upsert_runs(by, partnership, items)

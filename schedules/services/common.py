@@ -1,15 +1,31 @@
-"""What every schedules service shares: who may write, and weeks."""
+"""What every schedules service shares: who may do what (one table, :data:`RIGHTS`, that the
+services enforce and the pages ask), and weeks."""
 
 import datetime as dt
 
 from django.utils.translation import gettext_lazy as _
 
-from partnership.permissions import EDITORS, can_edit, require_role
+from partnership.permissions import EDITORS, EMS, OEM, require_role, side_membership
 
-#: Who may change schedules, on the side each service names: every role but viewers.
+#: Who may change schedules, on the side each right names: every role but viewers.
 WRITE_ROLES = EDITORS
 #: Weeks of capacity and load the pages and alerts look ahead.
 WEEKS_AHEAD = 26
+
+#: right → the side that has it (None: either side). Every role but viewers, on that side.
+RIGHTS = {
+    "edit_products": OEM,  # create and change products, say which documents are required
+    "upload_documents": None,
+    "review_documents": EMS,  # the EMS builds from them
+    "release": None,
+    "keep_long_lead": EMS,  # the material the EMS buys ahead
+    "order_runs": OEM,  # order, change, re-prioritise runs (run_actions has the statuses)
+    "confirm_runs": EMS,  # confirm, propose dates, answer re-prioritisations
+    "publish_demand": OEM,
+    "publish_capacity": EMS,
+    "acknowledge_changes": EMS,  # breaches of the flex terms
+    "acknowledge_alerts": None,
+}
 
 VIEWERS_CANNOT = _("Viewers cannot change schedules.")
 
@@ -18,10 +34,23 @@ def monday(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
+def rights(side, membership) -> frozenset:
+    """The rights of a member of ``side`` with ``membership`` (a page passes what it already
+    has); templates show exactly the actions these allow."""
+    if membership is None or membership.role not in WRITE_ROLES:
+        return frozenset()
+    return frozenset(right for right, who in RIGHTS.items() if who in (None, side))
+
+
+def rights_of(user, partnership) -> frozenset:
+    return rights(*side_membership(user, partnership))
+
+
+def require_right(user, partnership, right: str):
+    """The right, else 403; ``(side, membership)``."""
+    return require_side(user, partnership, RIGHTS[right])
+
+
 def require_side(user, partnership, side=None):
     """A writing member of ``side`` (either side when None), else 403; ``(side, membership)``."""
     return require_role(user, partnership, EDITORS, side, None if side else VIEWERS_CANNOT)
-
-
-def can_write(user, partnership, side=None) -> bool:
-    return can_edit(user, partnership, side)

@@ -30,7 +30,7 @@ from ..models import (
     LongLeadItem,
     Product,
 )
-from .common import monday, require_side
+from .common import monday, require_right
 
 
 def _parse_week(value, row, errors, field="week"):
@@ -73,7 +73,7 @@ def _parse_number(value, row, errors, field, *, integer=False):
 @transaction.atomic
 def publish_capacity(*, by, partnership: Partnership, rows: list[dict], progress=None) -> int:
     """Upsert weekly capacity rows (week, line, amount, unit) — all of them or none."""
-    require_side(by, partnership, "ems")
+    require_right(by, partnership, "publish_capacity")
     errors, parsed, seen = [], [], set()
     existing_unit = (
         CapacityPlan.objects.filter(partnership=partnership).values_list("unit", flat=True).first()
@@ -149,7 +149,7 @@ def publish_demand_once(
 ) -> tuple[DemandPublication, bool]:
     """:func:`publish_demand`, once per ``external_id``: a retry of a publication the partnership
     already has answers it, ``(publication, False)``, and publishes nothing."""
-    require_side(by, partnership, "oem")
+    require_right(by, partnership, "publish_demand")
     if not external_id:
         return publish_demand(by=by, partnership=partnership, rows=rows, note=note), True
     return create_once(
@@ -176,7 +176,7 @@ def publish_demand(
 
     Lines missing from the new version count as zero. Each change from the previous version is
     classified against the active contract's flex table."""
-    require_side(by, partnership, "oem")
+    require_right(by, partnership, "publish_demand")
     every = list(Product.objects.filter(partnership=partnership))  # all revisions
     products = {p.part_number.upper(): p for p in every}  # the last revision in sort order
     by_id = {str(p.pk): p for p in every}
@@ -311,7 +311,7 @@ def long_lead_costs(partnership: Partnership) -> dict[int, list[tuple[int, Decim
 @transaction.atomic
 def acknowledge_changes(*, by, publication: DemandPublication) -> int:
     """The EMS acknowledges the breaches of a forecast revision."""
-    require_side(by, publication.partnership, "ems")
+    require_right(by, publication.partnership, "acknowledge_changes")
     n = (
         publication.changes.filter(acknowledged_at__isnull=True)
         .exclude(verdict__in=[DemandChange.Verdict.WITHIN, DemandChange.Verdict.NON_BINDING])

@@ -16,7 +16,7 @@ from partnership.history import record_rows
 from partnership.models import Partnership
 
 from ..models import LongLeadItem, Product, ReadinessFile, ReadinessItem
-from .common import require_side
+from .common import require_right
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ALLOWED_SUFFIXES = {
@@ -60,7 +60,7 @@ def save_product(
 ) -> Product:
     """The OEM owns its products; every new product gets the full NPI readiness checklist.
     An edit that changes nothing writes nothing."""
-    require_side(by, partnership, "oem")
+    require_right(by, partnership, "edit_products")
     product = product or Product(partnership=partnership)
     if product.partnership_id != partnership.pk:
         raise PermissionDenied
@@ -135,7 +135,7 @@ def _readiness_event(action, item: ReadinessItem, by, changed) -> None:
 
 @transaction.atomic
 def upload_readiness_file(*, by, item: ReadinessItem, upload) -> ReadinessFile:
-    require_side(by, item.product.partnership)
+    require_right(by, item.product.partnership, "upload_documents")
     name = upload.name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1][:200]
     if upload.size > MAX_UPLOAD_BYTES:
         raise ValidationError({"file": _("The file is larger than 25 MB.")})
@@ -182,7 +182,7 @@ def review_readiness_item(
     *, by, item: ReadinessItem, approve: bool, reason: str = ""
 ) -> ReadinessItem:
     """The EMS, who must build from the documents, approves or rejects them (with a reason)."""
-    require_side(by, item.product.partnership, "ems")
+    require_right(by, item.product.partnership, "review_documents")
     item = (
         ReadinessItem.objects.select_for_update(of=("self",))
         .select_related("product")
@@ -206,7 +206,7 @@ def review_readiness_item(
 
 @transaction.atomic
 def set_item_required(*, by, item: ReadinessItem, required: bool) -> ReadinessItem:
-    require_side(by, item.product.partnership, "oem")
+    require_right(by, item.product.partnership, "edit_products")
     if item.required == required:
         return item
     item.required = required
@@ -240,7 +240,7 @@ def _touch(product: Product) -> None:
 
 @transaction.atomic
 def release_for_launch(*, by, product: Product) -> Product:
-    require_side(by, product.partnership)
+    require_right(by, product.partnership, "release")
     ready, blockers = readiness(product)
     if not ready:
         raise ValidationError(
@@ -266,7 +266,7 @@ def save_long_lead_item(
     *, by, product: Product, item: LongLeadItem | None = None, **fields
 ) -> LongLeadItem:
     """The EMS keeps the list of long-lead material it buys ahead for a product."""
-    require_side(by, product.partnership, "ems")
+    require_right(by, product.partnership, "keep_long_lead")
     item = item or LongLeadItem(product=product, partnership_id=product.partnership_id)
     if item.product_id != product.pk:
         raise PermissionDenied
@@ -290,7 +290,7 @@ def save_long_lead_item(
 
 @transaction.atomic
 def delete_long_lead_item(*, by, item: LongLeadItem) -> None:
-    require_side(by, item.product.partnership, "ems")
+    require_right(by, item.product.partnership, "keep_long_lead")
     # Announced before the row goes: subscribers still read the object as it was.
     events.emit("long_lead_item", "deleted", item, by=by)
     item._history_user = by

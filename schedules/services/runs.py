@@ -11,11 +11,11 @@ from django.utils.translation import gettext_lazy
 
 from partnership import events
 from partnership.models import Partnership
-from partnership.permissions import EMS, OEM, side_membership
+from partnership.permissions import side_membership
 
 from .. import flex
 from ..models import PriorityRequest, Product, ProductionRun, RunChange, check_run_dates
-from .common import WRITE_ROLES, monday, require_side
+from .common import monday, require_right, rights
 from .planning import flex_terms, long_lead_costs
 
 Status = ProductionRun.Status
@@ -23,14 +23,14 @@ COMMITTED = (Status.CONFIRMED, Status.IN_PRODUCTION)
 CLOSED = (Status.COMPLETED, Status.CANCELLED)
 OPEN = tuple(s for s in Status.values if s not in CLOSED)
 
-#: action → (the side that takes it, the run statuses it is allowed in).
+#: action → (the right it needs, the run statuses it is allowed in).
 TRANSITIONS = {
-    "confirm": (EMS, (Status.PLANNED,)),
-    "propose_dates": (EMS, (Status.PLANNED, Status.CONFIRMED)),
-    "answer_dates": (OEM, (Status.PROPOSED,)),
-    "change": (OEM, OPEN),
-    "request_priority": (OEM, OPEN),
-    "answer_priority": (EMS, OPEN),
+    "confirm": ("confirm_runs", (Status.PLANNED,)),
+    "propose_dates": ("confirm_runs", (Status.PLANNED, Status.CONFIRMED)),
+    "answer_dates": ("order_runs", (Status.PROPOSED,)),
+    "change": ("order_runs", OPEN),
+    "request_priority": ("order_runs", OPEN),
+    "answer_priority": ("confirm_runs", OPEN),
 }
 REFUSED = {
     "confirm": gettext_lazy("Only a planned run can be confirmed."),
@@ -52,12 +52,11 @@ def run_actions(
         side, membership = side_membership(user, run.partnership)
     else:
         side = run.partnership.side_of(membership.organization)
-    if membership is None or membership.role not in WRITE_ROLES:
-        return frozenset()
+    held = rights(side, membership)
     allowed = {
         action
-        for action, (who, statuses) in TRANSITIONS.items()
-        if who == side and run.status in statuses
+        for action, (right, statuses) in TRANSITIONS.items()
+        if right in held and run.status in statuses
     }
     if pending is not None:
         allowed.discard("request_priority")
@@ -67,8 +66,8 @@ def run_actions(
 
 
 def _require_action(user, run: ProductionRun, action: str) -> None:
-    side, statuses = TRANSITIONS[action]
-    require_side(user, run.partnership, side)
+    right, statuses = TRANSITIONS[action]
+    require_right(user, run.partnership, right)
     if run.status not in statuses:
         raise ValidationError(str(REFUSED[action]))
 
@@ -90,7 +89,7 @@ def save_run(
     flexibility when it signed); beyond them, or without agreed terms, it goes back to the EMS
     for confirmation. Every change of a committed run is recorded with its verdict. An edit
     that changes nothing writes nothing."""
-    require_side(by, partnership, OEM)
+    require_right(by, partnership, "order_runs")
     run = run or ProductionRun(partnership=partnership)
     if run.partnership_id != partnership.pk or (
         "product" in fields and fields["product"].partnership_id != partnership.pk
@@ -171,7 +170,7 @@ def record_run_changes(changes: list[RunChange]) -> None:
 
 @transaction.atomic
 def confirm_run(*, by, run: ProductionRun) -> ProductionRun:
-    require_side(by, run.partnership, EMS)
+    require_right(by, run.partnership, "confirm_runs")
     run = ProductionRun.objects.select_for_update().select_related("product").get(pk=run.pk)
     _require_action(by, run, "confirm")
     if not run.product.released_at:
@@ -245,7 +244,7 @@ def request_priority(
 def answer_priority(
     *, by, request: PriorityRequest, accept: bool, answer: str = ""
 ) -> PriorityRequest:
-    require_side(by, request.run.partnership, EMS)
+    require_right(by, request.run.partnership, "confirm_runs")
     request = PriorityRequest.objects.select_for_update().select_related("run").get(pk=request.pk)
     if request.status != PriorityRequest.Status.PENDING:
         raise ValidationError(_("This request was already answered."))
