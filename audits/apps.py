@@ -7,6 +7,6 @@ class AuditsConfig(AppConfig):
     verbose_name = _("Audits")
 
     def ready(self):
-        from . import events
+        from . import events, subscribers  # noqa: F401  (subscribers register on import)
 
         events.register()

@@ -37,7 +37,10 @@ def register():
             "certificate-detail",
             partnership="",
         ),
+        EventKind("kpi", "audits.KpiRecord", "kpis", "kpi-detail"),
     )
+    # Every action of a finding (raised, corrected, its 8D submitted or sent back, closed) is
+    # ``finding.changed``, as every save of one was.
     register_webhook_event(
         WebhookEvent("finding.changed", _("Audit finding raised or changed"), "finding"),
     )

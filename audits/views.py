@@ -41,12 +41,13 @@ class AuditMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, m = self.side_membership()
+        side, _m = self.side_membership()
+        user = self.request.user
         ctx.update(
             tab=self.tab,
             side=side,
-            is_auditor=side == "oem" and m is not None and m.role in services.AUDIT_ROLES,
-            is_ems_editor=side == "ems" and m is not None and m.role in services.EMS_ROLES,
+            is_auditor=services.can_audit(user, self.partnership),
+            is_ems_editor=services.can_act_for_ems(user, self.partnership),
         )
         return ctx
 
@@ -157,9 +158,8 @@ class AuditView(AuditMixin, TemplateView):
             findings=audit.findings.select_related("action"),
             finding_form=kwargs.get("finding_form") or FindingForm(),
             general_evidence=evidence.get(None, []),
-            can_score=ctx["is_auditor"] and audit.status == Audit.Status.IN_PROGRESS,
-            can_self_assess=ctx["is_ems_editor"]
-            and audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS),
+            can_score=ctx["is_auditor"] and services.scoring_open(audit, "oem"),
+            can_self_assess=ctx["is_ems_editor"] and services.scoring_open(audit, "ems"),
         )
         return ctx
 
