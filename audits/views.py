@@ -41,13 +41,12 @@ class AuditMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        side, _m = self.side_membership()
-        user = self.request.user
+        side, m = self.side_membership()
         ctx.update(
             tab=self.tab,
             side=side,
-            is_auditor=services.can_audit(user, self.partnership),
-            is_ems_editor=services.can_act_for_ems(user, self.partnership),
+            is_auditor=services.is_auditor(side, m),
+            is_ems_editor=services.is_ems_editor(side, m),
         )
         return ctx
 

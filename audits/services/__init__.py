@@ -15,6 +15,8 @@ the public API is re-exported here (patch a module global in the submodule that 
 from .access import (
     can_act_for_ems,
     can_audit,
+    is_auditor,
+    is_ems_editor,
     require_editor,
     require_ems_member,
     require_oem_auditor,
@@ -69,6 +71,8 @@ __all__ = [
     "close_observation",
     "complete_step",
     "compute_score",
+    "is_auditor",
+    "is_ems_editor",
     "issue_report",
     "partnerships_of",
     "plan_audit",

@@ -13,20 +13,31 @@ from partnership.permissions import (
     EMS,
     EMS_EDITORS,
     OEM,
-    has_role,
     membership_in,
     require_role,
+    side_membership,
 )
+
+
+def is_auditor(side, membership) -> bool:
+    """Is this ``(side, membership)`` (``partnership.permissions.side_membership``, or a
+    page's, already read) an OEM quality engineer, buyer or admin?"""
+    return bool(membership and side == OEM and membership.role in AUDITORS)
+
+
+def is_ems_editor(side, membership) -> bool:
+    """Is this ``(side, membership)`` an EMS member who can edit?"""
+    return bool(membership and side == EMS and membership.role in EMS_EDITORS)
 
 
 def can_audit(user, partnership) -> bool:
     """An OEM quality engineer, buyer or admin: plans, scores, raises findings, verifies 8Ds."""
-    return has_role(user, partnership, AUDITORS, OEM)
+    return is_auditor(*side_membership(user, partnership))
 
 
 def can_act_for_ems(user, partnership) -> bool:
     """An EMS member who can edit: self-assesses and answers findings with an 8D."""
-    return has_role(user, partnership, EMS_EDITORS, EMS)
+    return is_ems_editor(*side_membership(user, partnership))
 
 
 def require_oem_auditor(user, partnership):
