@@ -1,5 +1,20 @@
 """What audits tells the event path (``partnership.events``): its kinds of object and the
-events offered to webhooks. Registered from ``AuditsConfig.ready``."""
+events offered to webhooks. Registered from ``AuditsConfig.ready``.
+
+The actions ``audits.services`` emits, by kind (``changed=`` names the fields each one set):
+
+- ``audit``: ``created`` (planned), ``started``, ``answered`` (one per recorded answer, either
+  side; the recomputed score fields in ``changed``), ``evidence_added``, ``changed`` (the
+  recommendation), ``report_issued``, ``closed``;
+- ``finding``: ``created`` (raised), ``changed`` (corrected), ``action_submitted`` and
+  ``action_sent_back`` (the 8D flow's status changes), ``closed`` (an observation, or a
+  verified 8D) — each one is the webhook ``finding.changed``;
+- ``corrective_action``: ``created``, ``step_completed`` (``data["step"]``), ``submitted``,
+  ``verified``, ``sent_back`` (``data["note"]``), ``reminded``;
+- ``certificate`` (once per partnership of its organisation): ``created``, ``changed``,
+  ``expiry_warned`` (``data["days"]``, ``data["thresholds"]``), ``expired``;
+- ``kpi``: ``created``, ``changed``.
+"""
 
 from django.utils.translation import gettext_lazy as _
 
@@ -37,7 +52,10 @@ def register():
             "certificate-detail",
             partnership="",
         ),
+        EventKind("kpi", "audits.KpiRecord", "kpis", "kpi-detail"),
     )
+    # Every action of a finding (raised, corrected, its 8D submitted or sent back, closed) is
+    # ``finding.changed``, as every save of one was.
     register_webhook_event(
         WebhookEvent("finding.changed", _("Audit finding raised or changed"), "finding"),
     )

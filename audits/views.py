@@ -45,8 +45,8 @@ class AuditMixin(PartnershipScopedMixin):
         ctx.update(
             tab=self.tab,
             side=side,
-            is_auditor=side == "oem" and m is not None and m.role in services.AUDIT_ROLES,
-            is_ems_editor=side == "ems" and m is not None and m.role in services.EMS_ROLES,
+            is_auditor=services.is_auditor(side, m),
+            is_ems_editor=services.is_ems_editor(side, m),
         )
         return ctx
 
@@ -157,9 +157,8 @@ class AuditView(AuditMixin, TemplateView):
             findings=audit.findings.select_related("action"),
             finding_form=kwargs.get("finding_form") or FindingForm(),
             general_evidence=evidence.get(None, []),
-            can_score=ctx["is_auditor"] and audit.status == Audit.Status.IN_PROGRESS,
-            can_self_assess=ctx["is_ems_editor"]
-            and audit.status in (Audit.Status.PLANNED, Audit.Status.IN_PROGRESS),
+            can_score=ctx["is_auditor"] and services.scoring_open(audit, "oem"),
+            can_self_assess=ctx["is_ems_editor"] and services.scoring_open(audit, "ems"),
         )
         return ctx
 

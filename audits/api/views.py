@@ -6,7 +6,6 @@ URLs and a field error in bodies, indistinguishable from unknown ids."""
 from datetime import timedelta
 
 import django_filters
-from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -218,22 +217,15 @@ class FindingViewSet(
 
     def create(self, request, *args, **kwargs):
         data = dict(body(FindingSerializer, self, request.data))
-        audit = data.pop("audit")
-        external_id = data.pop("external_id", None) or None
-        with transaction.atomic():
-            if external_id:
-                # The service's own rule, checked first so a retry reveals nothing to others.
-                services.require_oem_auditor(request.user, audit.partnership)
-                Partnership.objects.select_for_update().get(pk=audit.partnership_id)
-                raised = Finding.objects.filter(
-                    audit__partnership_id=audit.partnership_id, external_id=external_id
-                ).first()
-                if raised is not None:
-                    return self.respond_with(raised)
-            finding = services.raise_finding(
-                by=request.user, audit=audit, external_id=external_id, **data
-            )
-        return self.respond_with(finding, status.HTTP_201_CREATED)
+        finding, created = services.raise_finding_once(
+            by=request.user,
+            audit=data.pop("audit"),
+            external_id=data.pop("external_id", None) or None,
+            **data,
+        )
+        return self.respond_with(
+            finding, status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
 
 # --- Corrective actions ---------------------------------------------------------------------
