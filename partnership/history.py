@@ -433,14 +433,14 @@ def record_set_based_writes(events) -> None:
     (simple-history); rows written set-based (``Event.saved`` False) are recorded here, one
     statement per model, kind of change and author — the same rows ``save()`` would have
     written."""
-    groups = defaultdict(list)
+    groups = defaultdict(dict)  # an object announced in several partnerships: one row
     for event in events:
         history_type = HISTORY_TYPES.get(event.action, "~")
         if history_type == "-":
             raise ValueError("A set-based deletion cannot be recorded after the fact.")
-        groups[(type(event.obj), history_type, event.by)].append(event.obj.pk)
+        groups[(type(event.obj), history_type, event.by)][event.obj.pk] = None
     for (model, history_type, by), pks in groups.items():
-        record_rows(model, pks, history_type, by)
+        record_rows(model, list(pks), history_type, by)
 
 
 def record_rows(model, pks, history_type, by) -> None:

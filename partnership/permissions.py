@@ -47,10 +47,15 @@ def side_membership(user, partnership: Partnership) -> tuple[str | None, Members
     return partnership.side_of(membership.organization), membership
 
 
+def holds(member_side, membership, roles=EDITORS, side: str | None = None) -> bool:
+    """:func:`has_role` for a ``(side, membership)`` the caller already read (a page reads the
+    membership once): a member of ``side`` (either if None) with one of ``roles``."""
+    return bool(membership and membership.role in roles and side in (None, member_side))
+
+
 def has_role(user, partnership: Partnership, roles=EDITORS, side: str | None = None) -> bool:
     """Is the user a member of ``side`` (either side if None) with one of ``roles``?"""
-    s, m = side_membership(user, partnership)
-    return bool(m and m.role in roles and (side is None or s == side))
+    return holds(*side_membership(user, partnership), roles, side)
 
 
 def require_role(
@@ -59,7 +64,7 @@ def require_role(
     """:func:`has_role` or ``PermissionDenied`` (403) with ``message``; returns
     ``(side, membership)`` for the service to go on with."""
     s, m = side_membership(user, partnership)
-    if m is None or m.role not in roles or (side is not None and s != side):
+    if not holds(s, m, roles, side):
         raise PermissionDenied(message or default_message(side, roles))
     return s, m
 

@@ -13,6 +13,7 @@ from partnership.permissions import (
     EMS,
     EMS_EDITORS,
     OEM,
+    holds,
     membership_in,
     require_role,
     side_membership,
@@ -22,12 +23,12 @@ from partnership.permissions import (
 def is_auditor(side, membership) -> bool:
     """Is this ``(side, membership)`` (``partnership.permissions.side_membership``, or a
     page's, already read) an OEM quality engineer, buyer or admin?"""
-    return bool(membership and side == OEM and membership.role in AUDITORS)
+    return holds(side, membership, AUDITORS, OEM)
 
 
 def is_ems_editor(side, membership) -> bool:
     """Is this ``(side, membership)`` an EMS member who can edit?"""
-    return bool(membership and side == EMS and membership.role in EMS_EDITORS)
+    return holds(side, membership, EMS_EDITORS, EMS)
 
 
 def can_audit(user, partnership) -> bool:

@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.utils.translation import gettext_lazy as _
 
-from partnership.permissions import EDITORS, EMS, OEM, require_role, side_membership
+from partnership.permissions import EDITORS, EMS, OEM, holds, require_role, side_membership
 
 #: Who may change schedules, on the side each right names: every role but viewers.
 WRITE_ROLES = EDITORS
@@ -37,9 +37,9 @@ def monday(day: dt.date) -> dt.date:
 def rights(side, membership) -> frozenset:
     """The rights of a member of ``side`` with ``membership`` (a page passes what it already
     has); templates show exactly the actions these allow."""
-    if membership is None or membership.role not in WRITE_ROLES:
-        return frozenset()
-    return frozenset(right for right, who in RIGHTS.items() if who in (None, side))
+    return frozenset(
+        right for right, who in RIGHTS.items() if holds(side, membership, WRITE_ROLES, who)
+    )
 
 
 def rights_of(user, partnership) -> frozenset:
