@@ -7,6 +7,6 @@ class ContractsConfig(AppConfig):
     verbose_name = _("Contracts")
 
     def ready(self):
-        from . import events
+        from . import events, subscribers  # noqa: F401  (subscribers register on import)
 
         events.register()
