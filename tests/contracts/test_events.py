@@ -659,3 +659,12 @@ def test_a_viewer_is_refused_through_the_core_vocabulary(world, active_contract)
 
     with pytest.raises(PermissionDenied, match="Only EMS members"):
         services.require_can_raise(viewer, world.ours)
+
+
+def test_every_answer_is_an_answered_webhook_action():
+    """The services' answers emit the actions ``decision_request.answered`` listens to."""
+    from contracts import events as contract_events
+
+    actions = {row[-1] for row in services.ANSWERS.values()}
+    assert actions == {"approved", "rejected", "acknowledged"}
+    assert actions | {"deemed_accepted"} == contract_events.ANSWERS
