@@ -29,10 +29,7 @@ class DecisionRequestUpsert(UpsertSpec):
     )
 
     def authorize(self, *, by, partnership):
-        services._require(
-            services.can_raise(by, partnership),
-            _("Only EMS members (not viewers) raise decision requests."),
-        )
+        services.require_can_raise(by, partnership)
 
     def create(self, *, by, partnership, external_id, data):
         return services.raise_decision_request(

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.utils import timezone
 
-from contracts import routing, services
+from contracts import routing, services, subscribers
 from contracts.models import (
     DecisionAttachment,
     DecisionEvent,
@@ -510,14 +510,14 @@ def slow_notify(*args, **kwargs):
     return original_notify(*args, **kwargs)
 
 
-original_notify = services.notify
+original_notify = subscribers.notify
 
 
 @pytest.mark.django_db(transaction=True)
 def test_two_answers_at_once_exactly_one_wins(world, active_contract):
     request = needs_approval(world)
 
-    with mock.patch.object(services, "notify", slow_notify):
+    with mock.patch.object(subscribers, "notify", slow_notify):
         results = run_at_once(
             lambda: answer(world.buyer, request, "approve"),
             lambda: answer(world.oem_admin, request, "reject", "No."),
@@ -539,7 +539,7 @@ def test_two_answers_at_once_exactly_one_wins(world, active_contract):
 def test_withdrawal_and_approval_at_once_exactly_one_wins(world, active_contract):
     request = needs_approval(world)
 
-    with mock.patch.object(services, "notify", slow_notify):
+    with mock.patch.object(subscribers, "notify", slow_notify):
         results = run_at_once(
             lambda: answer(world.buyer, request, "approve"),
             lambda: services.withdraw_decision_request(by=world.account_manager, request=request),

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from contracts import services
+from contracts import services, subscribers
 from contracts.models import DecisionEvent, DecisionMode, DecisionRequest
 from contracts.tasks import escalate_overdue_decision_requests
 from partnership.celery import app as celery_app
@@ -229,7 +229,7 @@ def test_parallel_runs_escalate_each_request_once(world, active_contract):
     """Two beat ticks overlapping (or two workers): SKIP LOCKED lets each claim its own rows."""
     requests = [needs_approval(world, title=f"Request {n}") for n in range(6)]
     DecisionRequest.objects.update(due_at=timezone.now() - timedelta(minutes=1))
-    notify = services.notify
+    notify = subscribers.notify
 
     def slow_notify(*args, **kwargs):
         time.sleep(0.05)  # keep each batch's rows locked a little while
@@ -244,7 +244,7 @@ def test_parallel_runs_escalate_each_request_once(world, active_contract):
         finally:
             connection.close()
 
-    with mock.patch.object(services, "notify", slow_notify):
+    with mock.patch.object(subscribers, "notify", slow_notify):
         threads = [threading.Thread(target=tick) for _ in range(3)]
         for t in threads:
             t.start()
