@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from partnership.middleware import activate_zone_of
+
 from .models import ApiKey
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
@@ -66,6 +68,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not key.last_used_at or now - key.last_used_at > LAST_USED_RESOLUTION:
             ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
             key.last_used_at = now
+        activate_zone_of(key.acting_user, key.organization)  # the organisation's "today"
         return key.acting_user, key
 
     def authenticate_header(self, request):

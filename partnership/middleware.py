@@ -43,6 +43,26 @@ class ActiveOrganizationMiddleware:
         return self.get_response(request)
 
 
+def activate_zone_of(user, organization=None) -> None:
+    """Put the rest of this request in ``user``'s zone (else ``organization``'s, else their first
+    organisation's), as the pages' :class:`UserTimezoneMiddleware` does for a session — for
+    callers the middleware could not know yet: the API's token and key authentication. A
+    service that reads "today" then reads the same day whichever path the user took. The
+    middleware's ``timezone.override`` around the request restores the thread afterwards."""
+    name = user.time_zone or (organization.time_zone if organization else "")
+    if not name:
+        name = (
+            Membership.objects.filter(user=user)
+            .order_by("pk")
+            .values_list("organization__time_zone", flat=True)
+            .first()
+        )
+    try:
+        timezone.activate(zoneinfo.ZoneInfo(name)) if name else timezone.deactivate()
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        timezone.deactivate()
+
+
 class UserTimezoneMiddleware:
     """Shows times in the user's zone, else their active organisation's, else UTC.
 

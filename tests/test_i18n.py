@@ -244,3 +244,32 @@ def test_a_users_language_and_zone_hold_for_their_request_only(world, client):
     assert "Asia/Shanghai" in response.content.decode()  # "times shown in …"
     assert translation.get_language() == settings.LANGUAGE_CODE
     assert timezone.get_current_timezone_name() == settings.TIME_ZONE
+
+
+@pytest.mark.django_db
+def test_an_api_token_request_runs_in_the_users_zone_and_leaves_the_thread_as_it_was(
+    world, monkeypatch
+):
+    """The pages' middleware cannot know a token's user: the authentication puts the request
+    in the user's zone (so a service's "today" is the same on every path), for that request."""
+    from django.test import Client
+    from django.utils import timezone
+
+    from partnership.api.views import PartnershipViewSet
+    from partnership.models import ApiToken
+
+    seen = []
+    world.buyer.time_zone = "Pacific/Kiritimati"  # UTC+14: "today" is tomorrow most of the day
+    world.buyer.save(update_fields=["time_zone"])
+    _token, key = ApiToken.issue(world.buyer, "erp")
+    original = PartnershipViewSet.list
+
+    def list_and_look(self, request, *args, **kwargs):
+        seen.append(timezone.get_current_timezone_name())
+        return original(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(PartnershipViewSet, "list", list_and_look)
+    response = Client(HTTP_AUTHORIZATION=f"Token {key}").get("/api/v1/partnerships/")
+    assert response.status_code == 200
+    assert seen == ["Pacific/Kiritimati"]
+    assert timezone.get_current_timezone_name() == settings.TIME_ZONE

@@ -25,10 +25,20 @@ from partnership.history import kinds
 from partnership.models import ApiToken, Notification
 from schedules import services as schedules
 from schedules.models import LongLeadItem, Product, ProductionRun
+from tests.contracts.conftest import active_contract, draft  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
-VOLATILE = {"history_id", "history_date", "updated_at", "created_at", "changed_at", "confirmed_at"}
+#: Times of the write itself (the same write a few milliseconds later).
+VOLATILE = {
+    "history_id",
+    "history_date",
+    "updated_at",
+    "created_at",
+    "changed_at",
+    "confirmed_at",
+    "due_at",
+}
 
 
 class _Rollback(Exception):
@@ -145,9 +155,23 @@ def assert_same(traces: dict):
     assert first.webhooks, f"{first_name} sent no webhook"
     assert first.history, f"{first_name} recorded no history"
     for name, trace in others:
-        assert trace.webhooks == first.webhooks, f"webhooks: {name} ≠ {first_name}"
-        assert trace.history == first.history, f"history: {name} ≠ {first_name}"
-        assert trace.notifications == first.notifications, f"notifications: {name} ≠ {first_name}"
+        for part in ("webhooks", "history", "notifications"):
+            got, want = getattr(trace, part), getattr(first, part)
+            assert got == want, f"{part}: {name} ≠ {first_name}: {_difference(got, want)}"
+
+
+def _difference(got, want) -> str:
+    if len(got) != len(want):
+        return f"{len(got)} rows ≠ {len(want)}: {got} / {want}"
+    for a, b in zip(got, want, strict=True):
+        if a != b:
+            if isinstance(a, tuple) and isinstance(a[-1], dict):
+                keys = {k for k in a[-1].keys() | b[-1].keys() if a[-1].get(k) != b[-1].get(k)}
+                return f"{a[0]}: " + ", ".join(
+                    f"{k}={a[-1].get(k)!r}≠{b[-1].get(k)!r}" for k in sorted(keys)
+                )
+            return f"{a} ≠ {b}"
+    return ""
 
 
 # --- the world --------------------------------------------------------------------------------
@@ -445,3 +469,103 @@ def test_a_long_lead_item_recorded_and_changed_by_any_path(world, hooks, on_page
     assert_same({name: run_path(path) for name, path in changed.items()})
     assert LongLeadItem.objects.get(pk=item.pk).lead_time_weeks == 26  # all rolled back
     assert Product.objects.filter(partnership=world.ours).count() == 1
+
+
+# --- decision requests -----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("active_contract")
+def test_a_decision_request_raised_by_any_path(world, hooks, on_page, erp):
+    facts = {
+        "title": "Replace C12 with a Murata part",
+        "category": "alternate_source",
+        "description": "Same footprint, X7R",
+        "cost_impact": "120.00",
+        "outside_avl": True,
+    }
+    api = erp(world.account_manager)
+    traces = {
+        "page": run_path(
+            lambda: ok(
+                on_page(world.account_manager).post(
+                    reverse("contracts:decision_create", args=[world.ours.pk]),
+                    {**facts, "outside_avl": "on"},
+                )
+            )
+        ),
+        "API POST": run_path(
+            lambda: post_json(
+                api, "/api/v1/decision-requests/", {**facts, "partnership": world.ours.pk}
+            )
+        ),
+    }
+    assert_same(traces)
+    assert {w[1:3] for w in traces["page"].webhooks} == {("decision_request.raised", "raised")}
+    assert traces["page"].notifications  # the OEM is asked
+    # With the ERP's key: the upserts (the page and POST set no external id).
+    upserts = upsert_paths(api, "decision-requests", world.ours, "SAP-DR-1", facts)
+    assert_same({name: run_path(path) for name, path in upserts.items()})
+
+
+# --- findings ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def started_audit(world):
+    from audits import services as audits
+    from audits.models import AuditTemplate
+    from audits.template_data import ensure_installed
+
+    ensure_installed()
+    audit = audits.plan_audit(
+        by=world.buyer,
+        partnership=world.ours,
+        template=AuditTemplate.objects.get(key="process-audit", version=1),
+        kind="process",
+        title="Process audit SMT line 2",
+        planned_date=timezone.localdate(),
+    )
+    return audits.start_audit(by=world.buyer, audit=audit)
+
+
+def test_a_finding_raised_and_corrected_by_any_path(world, hooks, on_page, erp, started_audit):
+    from audits import services as audits
+
+    audit = started_audit
+    fields = {
+        "classification": "minor",
+        "clause": "8.5.1",
+        "description": "Paste age not logged",
+        "evidence": "Line 2, 10:40",
+    }
+    api = erp(world.buyer)
+    raised = {
+        "page": run_path(
+            lambda: ok(
+                on_page(world.buyer).post(
+                    reverse("audits:audit", args=[world.ours.pk, audit.pk]),
+                    {**fields, "what": "finding"},
+                )
+            )
+        ),
+        "API POST": run_path(
+            lambda: post_json(api, "/api/v1/findings/", {**fields, "audit": audit.pk})
+        ),
+    }
+    assert_same(raised)
+    assert raised["page"].notifications  # the EMS is told
+    upserts = upsert_paths(api, "findings", world.ours, "QMS-F1", {**fields, "audit": audit.pk})
+    assert_same({name: run_path(path) for name, path in upserts.items()})
+
+    # A finding is corrected only by its auditors' systems (no page edits a finding, the API
+    # has no PUT for it): the two upserts, and the service they share.
+    audits.raise_finding(by=world.buyer, audit=audit, external_id="QMS-F1", **fields)
+    change = {"classification": "major", "description": "Paste age never logged"}
+    traces = {
+        name: run_path(path)
+        for name, path in upsert_paths(api, "findings", world.ours, "QMS-F1", change).items()
+    }
+    assert_same(traces)
+    assert {w[1:4] for w in traces["bulk upsert"].webhooks} == {
+        ("finding.changed", "changed", ("classification", "description"))
+    }

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from ..middleware import activate_zone_of
 from ..models import ApiToken
 
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
@@ -30,6 +31,7 @@ class ApiTokenAuthentication(authentication.TokenAuthentication):
         now = timezone.now()
         if not token.last_used_at or now - token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        activate_zone_of(token.user)  # the user's "today", as on the pages
         return token.user, token
 
 

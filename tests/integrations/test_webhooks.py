@@ -454,12 +454,17 @@ def test_subscriptions_of_unrelated_organisations_receive_nothing(
 
 @pytest.mark.django_db
 def test_the_payload_carries_no_data_of_other_partnerships(world, queued):
-    subscribe(world.oem, "https://erp.example/oem")
+    subscribe(world.oem, "https://erp.example/oem", ["production_run.changed"])
     subscribe(world.other_oem, "https://erp.example/foreign")
-    product = Product.objects.create(
-        partnership=world.ours, part_number="MB-200", revision="C", name="Main board"
+    product = schedule_services.save_product(
+        by=world.buyer,
+        partnership=world.ours,
+        part_number="MB-200",
+        revision="C",
+        name="Main board",
     )
-    run = ProductionRun.objects.create(
+    run = schedule_services.save_run(
+        by=world.buyer,
         partnership=world.ours,
         product=product,
         quantity=100,
@@ -472,7 +477,16 @@ def test_the_payload_carries_no_data_of_other_partnerships(world, queued):
     assert delivery.subscription.organization == world.oem
     assert delivery.partnership == world.ours
     payload = delivery.payload
-    assert set(payload) == {"event", "event_id", "occurred_at", "partnership", "object"}
+    assert set(payload) == {
+        "event",
+        "event_id",
+        "occurred_at",
+        "partnership",
+        "action",
+        "changed",
+        "object",
+    }
+    assert (payload["action"], payload["changed"]) == ("created", [])
     assert set(payload["object"]) == {"type", "id", "external_id", "status", "url"}
     assert payload["partnership"] == world.ours.pk
     assert payload["object"]["type"] == "production-runs"
