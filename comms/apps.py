@@ -7,6 +7,6 @@ class CommsConfig(AppConfig):
     verbose_name = _("Comms")
 
     def ready(self):
-        from . import events
+        from . import events, subscribers  # noqa: F401 (subscribers: registered on import)
 
         events.register()
