@@ -9,7 +9,7 @@ class CommsConfig(AppConfig):
     def ready(self):
         from partnership.registry import register_history_kind
 
-        from . import events, trail
+        from . import events, subscribers, trail  # noqa: F401  (subscribers register on import)
 
         events.register()
         register_history_kind(*trail.KINDS)

@@ -1,5 +1,18 @@
 """What comms tells the event path (``partnership.events``): its kinds of object and the
-events offered to webhooks. Registered from ``CommsConfig.ready``."""
+events offered to webhooks. Registered from ``CommsConfig.ready``.
+
+The actions ``comms.services`` emits (each webhook event takes every action of its kind):
+
+- ``meeting``: ``created``, ``changed`` (its fields, ``attendees`` included), ``cancelled``
+  (a series' moved occurrences too, each with ``with_series``), ``occurrence_moved`` and
+  ``occurrence_cancelled`` (of the series; a moved occurrence is also ``created``),
+  ``minutes_saved``, ``minutes_published``, ``agenda_changed``.
+- ``action_item``: ``created``, ``changed``, ``done``, ``cancelled``, ``reopened``,
+  ``reminded`` (overdue, its owner reminded).
+- ``problem``: ``created``, ``changed``, ``commented``, and its status moves
+  ``investigation_started``, ``resolved``, ``closed``, ``reopened``.
+- ``goal``: ``created``, ``changed``, ``measured``.
+"""
 
 from django.utils.translation import gettext_lazy as _
 

@@ -15,9 +15,14 @@ from dateutil.rrule import rrulestr
 MAX_OCCURRENCES = 500
 
 
+def normalise_rrule(rule: str | None) -> str:
+    """A rule as it is stored: upper case, without the ``RRULE:`` prefix."""
+    return (rule or "").strip().upper().removeprefix("RRULE:")
+
+
 def validate_rrule(rule: str, start: dt.datetime, time_zone: str | None = None) -> str:
     """Normalise and check a rule; raises ValueError with a readable message."""
-    rule = rule.strip().upper().removeprefix("RRULE:")
+    rule = normalise_rrule(rule)
     if not rule:
         return ""
     parts = dict(p.split("=", 1) for p in rule.split(";") if "=" in p)

@@ -17,6 +17,7 @@ from django.views.generic import TemplateView
 from contracts.views import add_errors
 from partnership.lists import ListMixin
 from partnership.models import NotificationSettings
+from partnership.permissions import EDITORS
 from partnership.scoping import PartnershipScopedMixin, scoped_partnership
 
 from . import ics, lists, recurrence, services
@@ -38,8 +39,8 @@ class CommsMixin(PartnershipScopedMixin):
 
     def get_context_data(self, **kwargs):
         ctx = super().get_context_data(**kwargs)
-        _side, m = self.side_membership()
-        ctx.update(tab=self.tab, can_write=bool(m and m.role != "viewer"))
+        m = self.membership  # read with the navigation: no query
+        ctx.update(tab=self.tab, can_write=bool(m and m.role in EDITORS))
         return ctx
 
 
@@ -327,7 +328,7 @@ class ProblemView(CommsMixin, TemplateView):
             problem=p,
             comments=p.comments.select_related("author").prefetch_related("mentions"),
             actions=p.action_items.select_related("owner"),
-            transitions=sorted(services.TRANSITIONS.get(p.status, [])),
+            transitions=services.allowed_transitions(p),
             comment_form=kwargs.get("comment_form") or CommentForm(),
             action_form=kwargs.get("action_form") or ActionItemForm(partnership=self.partnership),
         )

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from partnership.api.upsert import UpsertSpec
 
-from .. import services
+from .. import recurrence, services
 from ..models import ActionItem, Goal, Meeting, Problem
 from .serializers import (
     ActionItemSerializer,
@@ -35,11 +35,11 @@ class MeetingUpsert(UpsertSpec):
     )
 
     def authorize(self, *, by, partnership):
-        services._require_member(by, partnership)
+        services.require_member(by, partnership)
 
     def changed(self, obj, data):
-        if "rrule" in data:  # stored normalised (services._clean_meeting)
-            data = {**data, "rrule": data["rrule"].strip().upper().removeprefix("RRULE:")}
+        if "rrule" in data:  # stored normalised (services.clean_meeting)
+            data = {**data, "rrule": recurrence.normalise_rrule(data["rrule"])}
         return super().changed(obj, data)
 
     def create(self, *, by, partnership, external_id, data):
@@ -70,7 +70,7 @@ class ActionItemUpsert(UpsertSpec):
     description = _("The owner defaults to you; a new owner is told.")
 
     def authorize(self, *, by, partnership):
-        services._require_member(by, partnership)
+        services.require_member(by, partnership)
 
     def create(self, *, by, partnership, external_id, data):
         status = data.pop("status", None)
@@ -114,7 +114,7 @@ class ProblemUpsert(UpsertSpec):
     )
 
     def authorize(self, *, by, partnership):
-        services._require_member(by, partnership)
+        services.require_member(by, partnership)
 
     def create(self, *, by, partnership, external_id, data):
         status, resolution = data.pop("status", None), data.pop("resolution", "")
@@ -148,7 +148,7 @@ class GoalUpsert(UpsertSpec):
     description = _("A new current value is recorded as today's measurement.")
 
     def authorize(self, *, by, partnership):
-        services._require_member(by, partnership)
+        services.require_member(by, partnership)
 
     def create(self, *, by, partnership, external_id, data):
         data.setdefault("owner", by)
