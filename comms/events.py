@@ -1,7 +1,8 @@
 """What comms tells the event path (``partnership.events``): its kinds of object and the
 events offered to webhooks. Registered from ``CommsConfig.ready``.
 
-The actions ``comms.services`` emits (each webhook event takes every action of its kind):
+The actions ``comms.services`` emits (each webhook event takes every action of its kind but a
+reminder, which changes nothing an outside system keeps):
 
 - ``meeting``: ``created``, ``changed`` (its fields, ``attendees`` included), ``cancelled``
   (a series' moved occurrences too, each with ``with_series``), ``occurrence_moved`` and
@@ -34,6 +35,11 @@ def register():
     register_webhook_event(
         WebhookEvent("meeting.changed", _("Meeting scheduled, changed or cancelled"), "meeting"),
         WebhookEvent("problem.changed", _("Problem raised or changed"), "problem"),
-        WebhookEvent("action_item.changed", _("Action item created or changed"), "action_item"),
+        WebhookEvent(
+            "action_item.changed",
+            _("Action item created or changed"),
+            "action_item",
+            ignore=frozenset({"reminded"}),
+        ),
         WebhookEvent("goal.changed", _("Goal set, changed or measured"), "goal"),
     )

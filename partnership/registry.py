@@ -45,15 +45,22 @@ class EventKind:
 @dataclass(frozen=True)
 class WebhookEvent:
     """An event offered to webhook subscribers: the events of ``kind`` whose action is in
-    ``actions`` (every action when None), under a stable public ``name``."""
+    ``actions`` (every action when None) and not in ``ignore``, under a stable public
+    ``name``."""
 
     name: str
     label: str
     kind: str
     actions: frozenset | None = None
+    #: actions that are bookkeeping to an outside system (a reminder sent), never offered
+    ignore: frozenset = frozenset()
 
     def matches(self, event) -> bool:
-        return event.kind == self.kind and (self.actions is None or event.action in self.actions)
+        return (
+            event.kind == self.kind
+            and (self.actions is None or event.action in self.actions)
+            and event.action not in self.ignore
+        )
 
 
 @dataclass(frozen=True)

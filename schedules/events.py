@@ -1,5 +1,21 @@
 """What schedules tells the event path (``partnership.events``): its kinds of object and the
-events offered to webhooks. Registered from ``SchedulesConfig.ready``."""
+events offered to webhooks. Registered from ``SchedulesConfig.ready``.
+
+The actions ``schedules.services`` emits, by kind (``changed=`` names the fields each one set;
+the page, the API, the upsert by external id and the bulk upsert emit the same):
+
+- ``product``: ``created``, ``changed``, ``released``, and its readiness as the ERP sees it:
+  ``readiness_submitted``, ``readiness_approved``, ``readiness_rejected``, ``readiness_required``,
+  ``readiness_optional`` (``data["item"]``; a withdrawn release in ``changed``);
+- ``production_run``: ``created``, ``changed`` (``data["change"]``: the RunChange a committed
+  run's change was judged by), ``confirmed``, ``dates_proposed``, ``dates_accepted``,
+  ``dates_declined``, ``reprioritised``;
+- ``priority_request``: ``created``, ``accepted``, ``declined``;
+- ``capacity``: ``created``, ``changed`` (one per week published that is new or differs);
+- ``demand_publication``: ``published`` (``data["breaches"]``), ``acknowledged``;
+- ``capacity_alert``: ``opened``, ``worsened``, ``updated``, ``resolved``, ``acknowledged``;
+- ``long_lead_item``: ``created``, ``changed``, ``deleted``.
+"""
 
 from django.utils.translation import gettext_lazy as _
 

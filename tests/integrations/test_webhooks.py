@@ -12,16 +12,15 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from audits.models import Audit, AuditTemplate, Finding
+from audits.models import AuditTemplate
 from audits.template_data import ensure_installed
-from comms.models import Meeting, Problem
 from contracts import services
 from integrations import webhooks
 from integrations.models import WebhookDelivery, WebhookSubscription
 from integrations.tasks import deliver_webhook, retry_due_webhooks
 from partnership.celery import app as celery_app
 from schedules import services as schedule_services
-from schedules.models import CapacityAlert, Product, ProductionRun
+from schedules.models import Product, ProductionRun
 from tests.conftest import free_port
 from tests.contracts.conftest import active_contract, draft  # noqa: F401
 from tests.factories import PartnershipFactory
@@ -499,70 +498,104 @@ def test_the_payload_carries_no_data_of_other_partnerships(world, queued):
 
 
 @pytest.mark.django_db
-def test_every_event_kind_is_emitted(world, queued):
+@pytest.mark.usefixtures("active_contract")
+def test_every_webhook_event_is_sent_by_some_service(world, queued):
+    """Every event a subscription can choose is sent by the services that make its changes —
+    none is dead — and each delivery names the object, the action and the fields changed."""
+    from audits import services as audits
+    from comms import services as comms
+
     subscribe(world.ems, "https://erp.example/all")
-    product = Product.objects.create(
-        partnership=world.ours, part_number="MB-200", revision="C", name="Main board"
+    today = timezone.localdate()
+
+    product = schedule_services.save_product(
+        by=world.buyer, partnership=world.ours, part_number="MB-200", revision="C", name="Board"
     )
-
-    def events():
-        return list(WebhookDelivery.objects.order_by("pk").values_list("event", "payload"))
-
-    run = ProductionRun.objects.create(
+    run = schedule_services.save_run(
+        by=world.buyer,
         partnership=world.ours,
         product=product,
         quantity=10,
-        planned_launch=dt.date(2026, 3, 2),
-        due_date=dt.date(2026, 3, 9),
+        planned_launch=today + timedelta(weeks=3),
+        due_date=today + timedelta(weeks=4),
     )
-    run.status = ProductionRun.Status.CONFIRMED
-    run.save()
-    alert = CapacityAlert.objects.create(
-        partnership=world.ours, week=dt.date(2026, 3, 2), kind="overload", severity="warning"
+    schedule_services.save_long_lead_item(
+        by=world.account_manager,
+        product=product,
+        component="STM32",
+        lead_time_weeks=26,
+        quantity_per_assembly=1,
+        unit_price=9,
     )
-    alert.status = CapacityAlert.Status.ACKNOWLEDGED
-    alert.save()  # only opening an alert is an event
+    week = schedule_services.monday(today) + timedelta(weeks=2)
+    schedule_services.publish_capacity(
+        by=world.account_manager, partnership=world.ours, rows=[{"week": week, "amount": 10}]
+    )
+    schedule_services.publish_demand(
+        by=world.buyer,
+        partnership=world.ours,
+        rows=[{"product": "MB-200", "week": week, "quantity": 50}],
+    )
+    schedule_services.refresh_alerts(world.ours)  # demand 5× capacity: an alert opens
+    request = raise_request(world)
+    services.answer_decision_request(by=world.buyer, request=request, action="approve")
     start = timezone.now() + timedelta(days=2)
-    meeting = Meeting.objects.create(
+    meeting = comms.schedule_meeting(
+        by=world.buyer,
         partnership=world.ours,
         title="Weekly ops",
         start=start,
         end=start + timedelta(hours=1),
         time_zone="UTC",
-        organiser=world.buyer,
     )
-    problem = Problem.objects.create(
+    comms.raise_problem(
+        by=world.buyer,
         partnership=world.ours,
-        number=1,
         title="Solder voids",
         description="x",
+        severity="high",
+    )
+    comms.add_action_item(
+        by=world.buyer,
+        partnership=world.ours,
+        title="Send X-ray images",
         owner=world.account_manager,
-        raised_by=world.buyer,
+        due_date=today + timedelta(days=7),
+        meeting=meeting,
+    )
+    comms.save_goal(
+        by=world.buyer,
+        partnership=world.ours,
+        horizon="short",
+        title="PPM below 500",
+        metric="ppm",
+        baseline=900,
+        target=500,
+        due_date=today + timedelta(days=90),
+        owner=world.buyer,
     )
     ensure_installed()
-    audit = Audit.objects.create(
+    audit = audits.plan_audit(
+        by=world.buyer,
         partnership=world.ours,
-        template=AuditTemplate.objects.filter(key="process-audit").first(),
+        template=AuditTemplate.objects.get(key="process-audit", version=1),
         kind="process",
         title="Line 3",
-        planned_date=dt.date(2026, 4, 1),
-        lead_auditor=world.buyer,
+        planned_date=today,
     )
-    finding = Finding.objects.create(
-        audit=audit, number=1, classification="minor", description="Label missing"
-    )
+    audits.start_audit(by=world.buyer, audit=audit)
+    audits.raise_finding(by=world.buyer, audit=audit, classification="minor", description="x")
 
-    got = [(event, p["object"]["type"], p["object"]["id"]) for event, p in events()]
-    assert got == [
-        ("production_run.changed", "production-runs", run.pk),
-        ("production_run.changed", "production-runs", run.pk),
-        ("capacity_alert.opened", "capacity-alerts", alert.pk),
-        ("meeting.changed", "meetings", meeting.pk),
-        ("problem.changed", "problems", problem.pk),
-        ("finding.changed", "findings", finding.pk),
+    deliveries = list(WebhookDelivery.objects.order_by("pk"))
+    assert {d.event for d in deliveries} == set(ALL_EVENTS)
+    assert all(d.payload["partnership"] == world.ours.pk for d in deliveries)
+    runs = [d.payload for d in deliveries if d.event == "production_run.changed"]
+    assert [(p["action"], p["object"]["id"], p["object"]["status"]) for p in runs] == [
+        ("created", run.pk, "planned")
     ]
-    assert events()[1][1]["object"]["status"] == "confirmed"
-    assert all(p["partnership"] == world.ours.pk for _e, p in events())
+    answered = [d.payload for d in deliveries if d.event == "decision_request.answered"]
+    assert [(p["action"], p["object"]["status"]) for p in answered] == [("approved", "approved")]
+    assert "status" in answered[0]["changed"]
 
 
 @pytest.mark.django_db
