@@ -28,6 +28,6 @@ def test_a_member_of_both_sides_acts_as_the_oem_as_before(world, client):
     response = client.get(reverse("schedules:capacity", args=[world.ours.pk]))
     assert response.context["membership"] == world.ours.membership_of(world.account_manager)
     assert response.context["membership"].organization == world.oem
-    assert (response.context["side"], response.context["can_write"]) == ("oem", False)
+    assert (response.context["side"], response.context["rights"]) == ("oem", frozenset())
     client.force_login(world.outsider)
     assert client.get(reverse("schedules:capacity", args=[world.ours.pk])).status_code == 404
