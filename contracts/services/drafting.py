@@ -41,6 +41,21 @@ def stored_snapshot(obj) -> dict:
     return events.snapshot(type(obj)._base_manager.get(pk=obj.pk))
 
 
+def save_part(by, contract: Contract, obj, before: dict | None, part: str, **data):
+    """Save a row of a draft (a matrix row, a rule) if it is new or changed, and announce it as
+    the contract's event ``<part>_created`` / ``<part>_changed`` with the row in ``data``;
+    an unchanged row is neither saved nor announced."""
+    if before is None:
+        obj.save()
+        events.emit(KIND, f"{part}_created", contract, by=by, **data)
+        return obj
+    changed = events.changed_fields(obj, before)
+    if changed:
+        obj.save()
+        events.emit(KIND, f"{part}_changed", contract, by=by, changed=changed, **data)
+    return obj
+
+
 @transaction.atomic
 def create_draft(*, by, partnership: Partnership) -> Contract:
     """A new version, copied from the active contract (or the latest one, or the template)."""

@@ -15,7 +15,7 @@ from partnership import events
 
 from ..models import Contract, ResponsibilityItem, normalise_letters
 from .access import require_editable
-from .drafting import KIND, bulk_create, stored_snapshot
+from .drafting import KIND, bulk_create, save_part, stored_snapshot
 
 
 def _letters(value: str) -> str:
@@ -43,15 +43,7 @@ def save_matrix_item(
     if item.pk is None and not item.position:
         item.position = (contract.matrix.aggregate(p=Max("position"))["p"] or 0) + 10
     item.full_clean()
-    if before is None:
-        item.save()
-        events.emit(KIND, "matrix_item_created", contract, by=by, item=item)
-        return item
-    changed = events.changed_fields(item, before)
-    if changed:
-        item.save()
-        events.emit(KIND, "matrix_item_changed", contract, by=by, changed=changed, item=item)
-    return item
+    return save_part(by, contract, item, before, "matrix_item", item=item)
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from partnership import events
 from .. import routing
 from ..models import RESTRICTIVENESS, Contract, DecisionMode, DecisionRule
 from .access import require_editable
-from .drafting import KIND
+from .drafting import KIND, save_part
 
 
 def baseline_mode(rules, category: str, default_mode: str) -> str:
@@ -83,15 +83,7 @@ def save_rule(*, by, contract: Contract, rule: DecisionRule) -> DecisionRule:
     validate_rules([*others, rule], contract.default_decision_mode)
     if not rule.position:
         rule.position = (contract.rules.aggregate(p=Max("position"))["p"] or 0) + 10
-    if before is None:
-        rule.save()
-        events.emit(KIND, "rule_created", contract, by=by, rule=rule)
-        return rule
-    changed = events.changed_fields(rule, before)
-    if changed:
-        rule.save()
-        events.emit(KIND, "rule_changed", contract, by=by, changed=changed, rule=rule)
-    return rule
+    return save_part(by, contract, rule, before, "rule", rule=rule)
 
 
 @transaction.atomic

@@ -125,6 +125,19 @@ def _values(model, item, names, errors):
     return values
 
 
+def _read(model, item, names, first_index) -> tuple[str | None, dict, dict]:
+    """A row's external id and values, and its errors so far (no usable id, an id an earlier
+    row of the call has, values that are not scalars)."""
+    errors = {}
+    external_id = _external_id(item, errors)
+    values = _values(model, item, names, errors)
+    if external_id in first_index:
+        errors["external_id"] = [
+            _("Item %(index)s has the same external id.") % {"index": first_index[external_id]}
+        ]
+    return external_id, values, errors
+
+
 def _clean(obj, names, errors):
     """Each named model field's own validation (type, length, choices, validators), then the
     model's ``clean()`` if those passed (the rules a single write's ``full_clean`` applies)."""
@@ -218,13 +231,7 @@ def _upsert_products(by, partnership, items):
     moved, index_of = set(), {}
     plan, errors, first_index = [], {}, {}
     for index, item in enumerate(items):
-        row = {}
-        external_id = _external_id(item, row)
-        values = _values(Product, item, PRODUCT_ITEM_FIELDS, row)
-        if external_id in first_index:
-            row["external_id"] = [
-                _("Item %(index)s has the same external id.") % {"index": first_index[external_id]}
-            ]
+        external_id, values, row = _read(Product, item, PRODUCT_ITEM_FIELDS, first_index)
         if row:
             errors[index] = row
             continue
@@ -309,14 +316,8 @@ def _upsert_runs(by, partnership, items):
     by_external_id = {r.external_id: r for r in runs.select_for_update()}
     plan, errors, first_index, edits = [], {}, {}, {}
     for index, item in enumerate(items):
-        row = {}
-        external_id = _external_id(item, row)
-        values = _values(ProductionRun, item, RUN_ITEM_FIELDS, row)
+        external_id, values, row = _read(ProductionRun, item, RUN_ITEM_FIELDS, first_index)
         product = _resolve_product(item, product_by_pk, product_by_external_id, row)
-        if external_id in first_index:
-            row["external_id"] = [
-                _("Item %(index)s has the same external id.") % {"index": first_index[external_id]}
-            ]
         if row:
             errors[index] = row
             continue

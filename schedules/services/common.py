@@ -5,6 +5,7 @@ import datetime as dt
 
 from django.utils.translation import gettext_lazy as _
 
+from partnership import events
 from partnership.permissions import EDITORS, EMS, OEM, holds, require_role, side_membership
 
 #: Who may change schedules, on the side each right names: every role but viewers.
@@ -54,3 +55,16 @@ def require_right(user, partnership, right: str):
 def require_side(user, partnership, side=None):
     """A writing member of ``side`` (either side when None), else 403; ``(side, membership)``."""
     return require_role(user, partnership, EDITORS, side, None if side else VIEWERS_CANNOT)
+
+
+def assign(obj, fields: dict, before: dict | None = None) -> list[str] | None:
+    """Set ``fields`` on ``obj`` (an empty external id is none); the names of the fields that
+    changed since ``before`` (its snapshot now, if not given) — None for an object not saved
+    yet (all of it is new)."""
+    if obj.pk is not None and before is None:
+        before = events.snapshot(obj)
+    for name, value in fields.items():
+        setattr(obj, name, value)
+    if getattr(obj, "external_id", None) == "":
+        obj.external_id = None
+    return None if obj.pk is None else events.changed_fields(obj, before)

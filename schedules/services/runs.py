@@ -15,7 +15,7 @@ from partnership.permissions import side_membership
 
 from .. import flex
 from ..models import PriorityRequest, Product, ProductionRun, RunChange, check_run_dates
-from .common import monday, require_right, rights
+from .common import assign, monday, require_right, rights
 from .planning import flex_terms, long_lead_costs
 
 Status = ProductionRun.Status
@@ -95,24 +95,20 @@ def save_run(
         "product" in fields and fields["product"].partnership_id != partnership.pk
     ):
         raise ValidationError({"product": _("Choose a product of this partnership.")})
-    creating = run.pk is None
-    if not creating and run.status in CLOSED:
+    if run.pk is not None and run.status in CLOSED:
         raise ValidationError(str(REFUSED["change"]))
     before = events.snapshot(run)
     edit = (run, run.planned_launch, run.due_date, run.quantity)
-    for name, value in fields.items():
-        setattr(run, name, value)
-    if run.external_id == "":
-        run.external_id = None
-    if not creating and not events.changed_fields(run, before):
+    changed = assign(run, fields, before)
+    if changed == []:
         return run
     run.full_clean()
-    changes = judge_run_changes(by, partnership, [edit]) if run.status in COMMITTED else []
-    if creating:
+    if changed is None:
         run._history_user = by
         run.save()
         events.emit("production_run", "created", run, by=by)
         return run
+    changes = judge_run_changes(by, partnership, [edit]) if run.status in COMMITTED else []
     record_run_changes(changes)
     _save(run, by, "changed", before, change=changes[0] if changes else None)
     return run
