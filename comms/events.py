@@ -12,7 +12,8 @@ reminder, which changes nothing an outside system keeps):
   ``reminded`` (overdue, its owner reminded).
 - ``problem``: ``created``, ``changed``, ``commented``, and its status moves
   ``investigation_started``, ``resolved``, ``closed``, ``reopened``.
-- ``goal``: ``created``, ``changed``, ``measured``.
+- ``goal``: ``created``, ``changed``, ``measured`` (a value recorded, or a new current value
+  set with a change: that is today's measurement too).
 """
 
 from django.utils.translation import gettext_lazy as _

@@ -10,7 +10,9 @@ the path created, times) so that the traces can be compared.
 
 import datetime as dt
 import re
+import zoneinfo
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -19,6 +21,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from comms import services as comms
 from integrations import webhooks
 from integrations.models import WebhookDelivery, WebhookSubscription
 from partnership.history import kinds
@@ -39,6 +42,9 @@ VOLATILE = {
     "confirmed_at",
     "due_at",
 }
+#: Values drawn at random for a new object (two identical writes draw two): a meeting's
+#: iCalendar UID (``uuid4``), which calendars key it by.
+RANDOM = {"uid"}
 
 
 class _Rollback(Exception):
@@ -102,7 +108,7 @@ def _trace(marks, new_ids) -> Trace:
         for row in rows.order_by("history_id"):
             values = {}
             for f in model._meta.concrete_fields:
-                if f.name in VOLATILE or f.name == "history_change_reason":
+                if f.name in VOLATILE | RANDOM or f.name == "history_change_reason":
                     continue
                 value = getattr(row, f.attname)
                 if f.name == "id":
@@ -569,3 +575,460 @@ def test_a_finding_raised_and_corrected_by_any_path(world, hooks, on_page, erp, 
     assert {w[1:4] for w in traces["bulk upsert"].webhooks} == {
         ("finding.changed", "changed", ("classification", "description"))
     }
+
+
+# --- meetings ----------------------------------------------------------------------------------
+
+BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
+
+
+def _meeting_day():
+    return timezone.localdate() + dt.timedelta(weeks=2)
+
+
+def meeting_form(day, attendees, **fields):
+    """The meeting page's form (``MeetingForm``): wall-clock times in the meeting's zone."""
+    return {
+        "title": "Quality review Q3",
+        "kind": "quality",
+        "date": day.isoformat(),
+        "start_time": "09:00",
+        "end_time": "10:30",
+        "time_zone": "Europe/Berlin",
+        "repeat": "",
+        "occurrences": "12",
+        "custom_rrule": "",
+        "location": "",
+        "conference_url": "",
+        "description": "",
+        "attendees": [u.pk for u in attendees],
+        **fields,
+    }
+
+
+def meeting_json(day, attendees, **fields):
+    """The same meeting as the API writes it: aware ISO times, attendees by id."""
+    start = dt.datetime.combine(day, dt.time(9, 0), BERLIN)
+    return {
+        "title": "Quality review Q3",
+        "kind": "quality",
+        "start": start.isoformat(),
+        "end": (start + dt.timedelta(minutes=90)).isoformat(),
+        "time_zone": "Europe/Berlin",
+        "attendees": [u.pk for u in attendees],
+        **fields,
+    }
+
+
+@pytest.fixture
+def series(world):
+    """A weekly quality review, 12 times, synced from the OEM's CRM."""
+    start = dt.datetime.combine(_meeting_day(), dt.time(9, 0), BERLIN)
+    return comms.schedule_meeting(
+        by=world.buyer,
+        partnership=world.ours,
+        title="Quality review Q3",
+        kind="quality",
+        start=start,
+        end=start + dt.timedelta(minutes=90),
+        time_zone="Europe/Berlin",
+        rrule="FREQ=WEEKLY;COUNT=12",
+        attendees=[world.account_manager],
+        external_id="CRM-M1",
+    )
+
+
+def series_edit_form(series, attendees, **fields):
+    """The series' edit form as the page fills it (``MeetingForm.initial_for``: its rule as a
+    custom one), with ``fields`` changed."""
+    return {
+        **meeting_form(
+            series.start.astimezone(BERLIN).date(),
+            attendees,
+            repeat="custom",
+            custom_rrule=series.rrule,
+            **fields,
+        ),
+        "what": "edit",
+    }
+
+
+def test_a_meeting_changed_by_any_path(world, hooks, on_page, erp, series):
+    attendees = [world.account_manager, world.ems_admin]
+    change = {"title": "Quality review Q3 (8D of lot 42)", "location": "Gdańsk, room 2"}
+    url = f"/api/v1/meetings/{series.pk}/"
+    api = erp(world.buyer)
+    # A meeting has no PUT: PATCH changes the fields sent (of the whole series).
+    assert api.put(url, {}, content_type="application/json").status_code == 405
+    sent = {**change, "attendees": [u.pk for u in attendees]}
+    paths = {
+        # The page sends the whole form, the rule and times unchanged.
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:meeting", args=[world.ours.pk, series.pk]),
+                series_edit_form(series, attendees, **change),
+            )
+        ),
+        "API PATCH": lambda: patch(api, url, sent),
+        **upsert_paths(api, "meetings", world.ours, "CRM-M1", sent),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    trace = traces["page"]
+    # One update for both companies' ERPs (the attendees get an updated invitation by mail).
+    assert [w[:4] for w in trace.webhooks] == [
+        (org.name, "meeting.changed", "changed", ("attendees", "location", "title"))
+        for org in (world.oem, world.ems)
+    ]
+    assert [(key, v["title"], v["rrule"], v["sequence"]) for key, v in trace.history] == [
+        ("meeting", change["title"], "FREQ=WEEKLY;COUNT=12", 1)
+    ]
+
+
+def test_an_unchanged_meeting_leaves_no_trace_by_any_path(world, hooks, on_page, erp, series):
+    """Sending a series back as it is (the edit form as shown, an ERP's resync) sends no
+    updated invitation, no webhook and writes no history row."""
+    attendees = [world.account_manager]
+    api = erp(world.buyer)
+    same = {"title": series.title, "attendees": [u.pk for u in attendees]}
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:meeting", args=[world.ours.pk, series.pk]),
+                series_edit_form(series, attendees),
+            )
+        ),
+        "API PATCH": lambda: patch(api, f"/api/v1/meetings/{series.pk}/", same),
+        **upsert_paths(
+            api,
+            "meetings",
+            world.ours,
+            "CRM-M1",
+            {**meeting_json(_meeting_day(), attendees), "rrule": "FREQ=WEEKLY;COUNT=12"},
+        ),
+    }
+    for name, path in paths.items():
+        assert run_path(path) == Trace(), name
+
+
+def test_a_meeting_scheduled_by_any_path(world, hooks, on_page, erp):
+    day = _meeting_day()
+    attendees = [world.account_manager, world.ems_admin]
+    api = erp(world.buyer)
+    created = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:meetings", args=[world.ours.pk]), meeting_form(day, attendees)
+            )
+        ),
+        "API POST": lambda: post_json(
+            api, "/api/v1/meetings/", {**meeting_json(day, attendees), "partnership": world.ours.pk}
+        ),
+        **upsert_paths(api, "meetings", world.ours, "CRM-M2", meeting_json(day, attendees)),
+    }
+    traces = {name: run_path(path) for name, path in created.items()}
+    # The page and the plain POST set no external id; the upserts do: compare apart.
+    assert_same({k: traces[k] for k in ("page", "API POST")})
+    assert_same({k: traces[k] for k in ("upsert by external id", "bulk upsert")})
+    for trace in traces.values():
+        assert {w[1:3] for w in trace.webhooks} == {("meeting.changed", "created")}
+        assert trace.history[0][0] == "meeting"
+    assert traces["bulk upsert"].webhooks[0][5] == "CRM-M2"
+
+
+# --- action items ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def review(world):
+    """A meeting the action items come from."""
+    start = dt.datetime.combine(_meeting_day(), dt.time(9, 0), BERLIN)
+    return comms.schedule_meeting(
+        by=world.buyer,
+        partnership=world.ours,
+        title="Quality review Q3",
+        start=start,
+        end=start + dt.timedelta(hours=1),
+        time_zone="Europe/Berlin",
+        attendees=[world.account_manager],
+    )
+
+
+def test_an_action_item_created_by_any_path(world, hooks, on_page, erp, review):
+    due = (timezone.localdate() + dt.timedelta(days=10)).isoformat()
+    fields = {"title": "Send the 8D report", "due_date": due}
+    api = erp(world.buyer)
+    created = {
+        # An action is added on its meeting's page (or a problem's), with the owner typed.
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:meeting", args=[world.ours.pk, review.pk]),
+                {**fields, "owner": world.account_manager.email, "what": "action"},
+            )
+        ),
+        "API POST": lambda: post_json(
+            api,
+            "/api/v1/action-items/",
+            {
+                **fields,
+                "owner": world.account_manager.pk,
+                "meeting": review.pk,
+                "partnership": world.ours.pk,
+            },
+        ),
+        **upsert_paths(
+            api,
+            "action-items",
+            world.ours,
+            "CRM-A1",
+            {**fields, "owner": world.account_manager.pk, "meeting": review.pk},
+        ),
+    }
+    traces = {name: run_path(path) for name, path in created.items()}
+    assert_same({k: traces[k] for k in ("page", "API POST")})
+    assert_same({k: traces[k] for k in ("upsert by external id", "bulk upsert")})
+    for trace in traces.values():
+        assert {w[1:3] for w in trace.webhooks} == {("action_item.changed", "created")}
+        # The new owner is told, and only they.
+        assert [n[:2] for n in trace.notifications] == [
+            (world.account_manager.email, f"New action for you: Send the 8D report (due {due})")
+        ]
+
+
+def test_an_action_item_done_and_reassigned_by_any_path(world, hooks, on_page, erp, review):
+    item = comms.add_action_item(
+        by=world.buyer,
+        partnership=world.ours,
+        meeting=review,
+        title="Send the 8D report",
+        owner=world.account_manager,
+        due_date=timezone.localdate() + dt.timedelta(days=10),
+        external_id="CRM-A1",
+    )
+    api = erp(world.buyer)
+    # Its status: the actions page, PATCH (the API's one change of an action; no PUT) and the
+    # upserts.
+    url = f"/api/v1/action-items/{item.pk}/"
+    assert api.put(url, {}, content_type="application/json").status_code == 405
+    done = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:actions", args=[world.ours.pk]), {"item": item.pk, "status": "done"}
+            )
+        ),
+        "API PATCH": lambda: patch(api, url, {"status": "done"}),
+        **upsert_paths(api, "action-items", world.ours, "CRM-A1", {"status": "done"}),
+    }
+    traces = {name: run_path(path) for name, path in done.items()}
+    assert_same(traces)
+    assert {w[1:4] for w in traces["page"].webhooks} == {
+        ("action_item.changed", "done", ("status",))
+    }
+
+    # Its owner and due date: no page edits an action and PATCH only sets its status, so only
+    # an ERP resending it does (the two upserts, and the service they share).
+    due = (timezone.localdate() + dt.timedelta(days=14)).isoformat()
+    change = {"owner": world.ems_admin.pk, "due_date": due}
+    traces = {
+        name: run_path(path)
+        for name, path in upsert_paths(api, "action-items", world.ours, "CRM-A1", change).items()
+    }
+    assert_same(traces)
+    trace = traces["bulk upsert"]
+    assert {w[1:4] for w in trace.webhooks} == {
+        ("action_item.changed", "changed", ("due_date", "owner"))
+    }
+    assert [n[:2] for n in trace.notifications] == [
+        (world.ems_admin.email, f"New action for you: Send the 8D report (due {due})")
+    ]
+
+
+# --- problems ----------------------------------------------------------------------------------
+
+PROBLEM = {
+    "title": "Voids under QFN pads",
+    "severity": "high",
+    "description": "X-ray shows 35 % voiding on U7",
+}
+
+
+def test_a_problem_raised_by_any_path(world, hooks, on_page, erp):
+    api = erp(world.buyer)
+    raised = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:problems", args=[world.ours.pk]),
+                {
+                    **PROBLEM,
+                    "owner": world.account_manager.email,
+                    "product": "",
+                    "production_run": "",
+                    "audit": "",
+                    "decision_request": "",
+                },
+            )
+        ),
+        "API POST": lambda: post_json(
+            api,
+            "/api/v1/problems/",
+            {**PROBLEM, "owner": world.account_manager.pk, "partnership": world.ours.pk},
+        ),
+        **upsert_paths(
+            api, "problems", world.ours, "QMS-P1", {**PROBLEM, "owner": world.account_manager.pk}
+        ),
+    }
+    traces = {name: run_path(path) for name, path in raised.items()}
+    assert_same({k: traces[k] for k in ("page", "API POST")})
+    assert_same({k: traces[k] for k in ("upsert by external id", "bulk upsert")})
+    for trace in traces.values():
+        assert {w[1:3] for w in trace.webhooks} == {("problem.changed", "created")}
+        # The EMS's key people and the owner are told.
+        told = {n[0] for n in trace.notifications}
+        assert world.account_manager.email in told and world.buyer.email not in told
+        assert {n[1] for n in trace.notifications} == {
+            "New problem P-0001 Voids under QFN pads (High)"
+        }
+
+
+def test_a_problem_resolved_and_changed_by_any_path(world, hooks, on_page, erp):
+    problem = comms.raise_problem(
+        by=world.buyer,
+        partnership=world.ours,
+        owner=world.account_manager,
+        external_id="QMS-P1",
+        **PROBLEM,
+    )
+    api = erp(world.buyer)
+    # A problem moves through its statuses: the page's status form, the API's status action
+    # and the upserts (a problem has no PUT or PATCH).
+    url = f"/api/v1/problems/{problem.pk}/"
+    assert api.put(url, {}, content_type="application/json").status_code == 405
+    assert api.patch(url, {}, content_type="application/json").status_code == 405
+    move = {"status": "resolved", "resolution": "Stencil apertures reduced to 60 %"}
+    resolved = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:problem", args=[world.ours.pk, problem.pk]),
+                {**move, "what": "status"},
+            )
+        ),
+        "API status": lambda: post_json(api, f"{url}status/", move),
+        **upsert_paths(api, "problems", world.ours, "QMS-P1", move),
+    }
+    traces = {name: run_path(path) for name, path in resolved.items()}
+    assert_same(traces)
+    trace = traces["page"]
+    assert {w[1:4] for w in trace.webhooks} == {
+        ("problem.changed", "resolved", ("resolution", "status"))
+    }
+    # Its owner and who raised it are told.
+    assert sorted(n[:2] for n in trace.notifications) == sorted(
+        (email, "P-0001 Voids under QFN pads is now resolved")
+        for email in (world.account_manager.email, world.buyer.email)
+    )
+
+    # Its text, severity and owner: no page edits a problem, so the upserts (a QMS resending
+    # it) and the service they share.
+    change = {"severity": "critical", "owner": world.ems_admin.pk}
+    traces = {
+        name: run_path(path)
+        for name, path in upsert_paths(api, "problems", world.ours, "QMS-P1", change).items()
+    }
+    assert_same(traces)
+    assert {w[1:4] for w in traces["bulk upsert"].webhooks} == {
+        ("problem.changed", "changed", ("owner", "severity"))
+    }
+
+
+# --- goals -------------------------------------------------------------------------------------
+
+GOAL = {
+    "title": "On-time delivery 97 %",
+    "horizon": "short",
+    "metric": "OTD",
+    "unit": "%",
+    "baseline": "90.00",
+    "target": "97.00",
+}
+
+
+def test_a_goal_set_by_any_path(world, hooks, on_page, erp):
+    fields = {
+        **GOAL,
+        "current": "91.50",
+        "due_date": (timezone.localdate() + dt.timedelta(days=180)).isoformat(),
+    }
+    api = erp(world.buyer)
+    created = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:goals", args=[world.ours.pk]),
+                {**fields, "owner": world.account_manager.email},
+            )
+        ),
+        "API POST": lambda: post_json(
+            api,
+            "/api/v1/goals/",
+            {**fields, "owner": world.account_manager.pk, "partnership": world.ours.pk},
+        ),
+        **upsert_paths(
+            api, "goals", world.ours, "BSC-G1", {**fields, "owner": world.account_manager.pk}
+        ),
+    }
+    traces = {name: run_path(path) for name, path in created.items()}
+    assert_same({k: traces[k] for k in ("page", "API POST")})
+    assert_same({k: traces[k] for k in ("upsert by external id", "bulk upsert")})
+    for trace in traces.values():
+        assert {w[1:3] for w in trace.webhooks} == {("goal.changed", "created")}
+        assert [(key, v["current"]) for key, v in trace.history] == [("goal", Decimal("91.50"))]
+
+
+@pytest.fixture
+def goal(world):
+    return comms.save_goal(
+        by=world.buyer,
+        partnership=world.ours,
+        owner=world.account_manager,
+        due_date=timezone.localdate() + dt.timedelta(days=180),
+        external_id="BSC-G1",
+        **{**GOAL, "baseline": Decimal("90"), "target": Decimal("97")},
+    )
+
+
+def test_a_goal_changed_by_any_path(world, hooks, erp, goal):
+    api = erp(world.buyer)
+    url = f"/api/v1/goals/{goal.pk}/"
+    # No page edits a goal (the goals page sets new ones and records progress) and the API has
+    # no PUT for it: PATCH and the upserts.
+    assert api.put(url, {}, content_type="application/json").status_code == 405
+    change = {"target": "98.50", "title": "On-time delivery 98.5 %"}
+    paths = {
+        "API PATCH": lambda: patch(api, url, change),
+        **upsert_paths(api, "goals", world.ours, "BSC-G1", change),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    assert {w[1:4] for w in traces["API PATCH"].webhooks} == {
+        ("goal.changed", "changed", ("target", "title"))
+    }
+
+
+def test_a_goals_progress_recorded_by_any_path(world, hooks, on_page, erp, goal):
+    """Today's value: the goals page's "record" form, the API's measurements, and a new current
+    value through PATCH and the upserts (recorded as today's measurement)."""
+    api = erp(world.buyer)
+    url = f"/api/v1/goals/{goal.pk}/"
+    paths = {
+        "page": lambda: ok(
+            on_page(world.buyer).post(
+                reverse("comms:goals", args=[world.ours.pk]),
+                {"what": "measure", "goal": goal.pk, "value": "93.5"},
+            )
+        ),
+        "API measurement": lambda: post_json(api, f"{url}measurements/", {"value": "93.50"}),
+        "API PATCH": lambda: patch(api, url, {"current": "93.50"}),
+        **upsert_paths(api, "goals", world.ours, "BSC-G1", {"current": "93.50"}),
+    }
+    traces = {name: run_path(path) for name, path in paths.items()}
+    assert_same(traces)
+    assert {w[1:4] for w in traces["page"].webhooks} == {("goal.changed", "measured", ("current",))}

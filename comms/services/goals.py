@@ -15,7 +15,10 @@ from .common import partnership_people, require_member
 @transaction.atomic
 def save_goal(*, by, partnership, goal: Goal | None = None, **fields) -> Goal:
     """A new goal (``created``) or a change to one (``changed``; nothing changed, nothing
-    written). A current value given is recorded as today's measurement."""
+    written). A current value given is recorded as today's measurement: a new one is announced
+    ``measured``, as :func:`record_measurement` announces it (the goals page, the API's
+    measurements) — so a PATCH or an upsert of ``current`` is the same event; the goal's other
+    changed fields, if any, are ``changed``."""
     require_member(by, partnership)
     if goal is not None:
         if goal.partnership_id != partnership.pk:
@@ -33,14 +36,26 @@ def save_goal(*, by, partnership, goal: Goal | None = None, **fields) -> Goal:
     if before is not None and not changed:
         return goal
     goal.save()
+    measurement = None
     if "current" in fields and goal.current is not None:
-        GoalMeasurement.objects.update_or_create(
+        measurement, _created = GoalMeasurement.objects.update_or_create(
             goal=goal, date=timezone.localdate(), defaults={"value": goal.current}
         )
     if before is None:
         events.emit("goal", "created", goal, by=by)
-    else:
-        events.emit("goal", "changed", goal, by=by, changed=changed)
+        return goal
+    measured = "current" in changed and measurement is not None
+    others = [name for name in changed if name != "current"] if measured else changed
+    batch = []
+    if others:
+        batch.append(events.event("goal", "changed", goal, by=by, changed=others))
+    if measured:
+        batch.append(
+            events.event(
+                "goal", "measured", goal, by=by, changed=["current"], measurement=measurement
+            )
+        )
+    events.publish(batch)
     return goal
 
 

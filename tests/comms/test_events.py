@@ -510,6 +510,49 @@ def test_goals_created_changed_and_measured(world, hook):
     assert Goal.history.filter(id=goal.pk).count() == 4  # created, changed, 2 measured
 
 
+def test_a_new_current_value_is_measured_as_a_recorded_one(world, hook):
+    """``save_goal`` records a new current value as today's measurement (a PATCH or an upsert
+    of ``current``): announced ``measured``, as ``record_measurement`` (the goals page) does;
+    other fields changed with it are ``changed``. One save, one history row."""
+    goal = services.save_goal(
+        by=world.buyer,
+        partnership=world.ours,
+        horizon="short",
+        title="On-time delivery",
+        metric="OTD",
+        baseline=Decimal("88"),
+        target=Decimal("97"),
+        due_date=dt.date(2030, 6, 30),
+        owner=world.account_manager,
+    )
+    since = last_delivery()
+    with events.capture() as seen:
+        services.save_goal(by=world.buyer, partnership=world.ours, goal=goal, current=Decimal("91"))
+        services.save_goal(
+            by=world.buyer,
+            partnership=world.ours,
+            goal=goal,
+            current=Decimal("92"),
+            target=Decimal("98"),
+        )
+        services.save_goal(by=world.buyer, partnership=world.ours, goal=goal, current=None)
+    assert [(e.action, list(e.changed)) for e in seen] == [
+        ("measured", ["current"]),
+        ("changed", ["target"]),
+        ("measured", ["current"]),
+        ("changed", ["current"]),  # cleared: nothing is measured
+    ]
+    assert [(e, a, c) for e, a, c, _pk in deliveries(since)] == [
+        ("goal.changed", "measured", ["current"]),
+        ("goal.changed", "changed", ["target"]),
+        ("goal.changed", "measured", ["current"]),
+        ("goal.changed", "changed", ["current"]),
+    ]
+    assert seen[2].data["measurement"] == GoalMeasurement.objects.get(goal=goal)
+    assert GoalMeasurement.objects.get(goal=goal).value == Decimal("92")
+    assert Goal.history.filter(id=goal.pk).count() == 4  # created and three saves
+
+
 # --- The same events whichever way the write comes ----------------------------------------------
 
 
