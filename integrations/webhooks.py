@@ -30,6 +30,10 @@ organisation API key, which applies the usual scoping::
      "object": {"type": "decision-requests", "id": 7, "external_id": "SAP-4711",
                 "status": "awaiting_oem", "url": "https://portal…/api/v1/decision-requests/7/"}}
 
+``action`` says what happened to the object (``created``, ``changed``, ``confirmed``, …, as the
+service announced it) and ``changed`` which of its fields changed; one write of many rows (a
+bulk upsert) is one event, and one delivery per subscription, for each row created or changed.
+
 ``event_id`` is the same for every delivery of one event and stays the same across retries, so
 receivers can de-duplicate on it. A *replay* (from the delivery log) is a new delivery with a
 new ``event_id`` and ``"replay_of": <the original event_id>``, otherwise the same payload — a
@@ -196,13 +200,6 @@ def object_payload(instance, kind: str) -> dict:
     }
 
 
-def subscriptions_for(event: str, partnership: Partnership) -> list[WebhookSubscription]:
-    """Active subscriptions of either party that listen to ``event`` for ``partnership``."""
-    return _subscriptions({partnership.pk: (partnership.oem_id, partnership.ems_id)})[
-        partnership.pk
-    ].get(event, [])
-
-
 def _subscriptions(parties: dict) -> dict:
     """``{partnership id: {event name: [subscription, …]}}`` for ``{partnership id: (oem id,
     ems id)}`` — one query whatever the number of partnerships."""
@@ -234,30 +231,6 @@ def _envelope(name, event_id, partnership_id, payload, *, action=None, changed=(
         envelope["action"] = action
         envelope["changed"] = list(changed)
     return envelope
-
-
-def emit(event: str, partnership: Partnership, payload: dict) -> list[WebhookDelivery]:
-    """Record ``event`` (a webhook event name) for every subscription that should receive it
-    and queue the sends on commit. ``payload`` is the ``object`` part (see
-    :func:`object_payload`). Business writes do not call this: they publish to the event path,
-    whose subscriber :func:`on_events` records their deliveries."""
-    if event not in event_names():
-        raise ValueError(f"Unknown webhook event {event!r}")
-    subscriptions = subscriptions_for(event, partnership)
-    event_id = uuid.uuid4()
-    envelope = _envelope(event, event_id, partnership.pk, payload)
-    return _record(
-        [
-            WebhookDelivery(
-                subscription=s,
-                event=event,
-                event_id=event_id,
-                partnership_id=partnership.pk,
-                payload=envelope,
-            )
-            for s in subscriptions
-        ]
-    )
 
 
 def _offered(event) -> bool:

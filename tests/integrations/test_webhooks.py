@@ -630,9 +630,21 @@ def test_a_webhook_error_never_breaks_the_business_operation(
     assert "bug in webhooks" in caplog.text
 
 
-def test_unknown_events_are_refused(db):
+def test_unknown_events_are_refused(world, client):
+    from partnership import registry
+
+    # An app cannot offer a webhook for a kind of object that emits no events …
     with pytest.raises(ValueError):
-        webhooks.emit("contract.signed", None, {})
+        registry.register_webhook_event(registry.WebhookEvent("contract.signed", "x", "spaceship"))
+    assert "contract.signed" not in webhooks.event_names()
+    # … and nobody can subscribe to an event that does not exist.
+    client.force_login(world.oem_admin)
+    response = client.post(
+        _url("create", world.oem), {"url": "https://erp.example/x", "events": ["contract.signed"]}
+    )
+    assert response.status_code == 400
+    assert "contract.signed" in response.context["form"].errors["events"][0]
+    assert not WebhookSubscription.objects.exists()
 
 
 # --- UI -----------------------------------------------------------------------------------
