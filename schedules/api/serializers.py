@@ -208,13 +208,8 @@ class ProductionRunSerializer(serializers.ModelSerializer):
         run = self.instance
         partnership = attrs.get("partnership", run.partnership if run else None)
         errors = {}
-        if run is not None:
-            if partnership.pk != run.partnership_id:
-                errors["partnership"] = [_("A run stays in its partnership.")]
-            if "priority" in attrs and attrs["priority"] != run.priority:
-                errors["priority"] = [
-                    _("Ask for a re-prioritisation instead: POST …/request-priority/.")
-                ]
+        if run is not None and partnership.pk != run.partnership_id:
+            errors["partnership"] = [_("A run stays in its partnership.")]
         external_id = attrs.get("external_id", run.external_id if run else None) or None
         if external_id and not errors:
             others = ProductionRun.objects.filter(partnership=partnership, external_id=external_id)

@@ -23,7 +23,14 @@ from partnership import events
 from ..models import Product, ProductionRun
 from .common import require_right
 from .products import create_checklists
-from .runs import CLOSED, COMMITTED, REFUSED, judge_run_changes, record_run_changes
+from .runs import (
+    CLOSED,
+    COMMITTED,
+    PRIORITY_BY_REQUEST,
+    REFUSED,
+    judge_run_changes,
+    record_run_changes,
+)
 
 #: Rows accepted per bulk call; an ERP syncing more sends several calls.
 MAX_BULK_ROWS = 20_000
@@ -339,7 +346,7 @@ def _upsert_runs(by, partnership, items):
                 run.product = product
             _clean(run, set(values), row)
             if "priority" not in row and run.priority != before["priority"]:
-                row["priority"] = [_("Ask for a re-prioritisation instead: request-priority.")]
+                row["priority"] = [str(PRIORITY_BY_REQUEST)]
             if run.status in CLOSED and events.changed_fields(run, before):
                 row["non_field_errors"] = [str(REFUSED["change"])]
         if row:

@@ -32,6 +32,8 @@ TRANSITIONS = {
     "request_priority": ("order_runs", OPEN),
     "answer_priority": ("confirm_runs", OPEN),
 }
+#: A committed priority moves only by a request the EMS answers.
+PRIORITY_BY_REQUEST = gettext_lazy("Ask for a re-prioritisation instead: request-priority.")
 REFUSED = {
     "confirm": gettext_lazy("Only a planned run can be confirmed."),
     "propose_dates": gettext_lazy("Other dates can be proposed for a planned or confirmed run."),
@@ -102,6 +104,8 @@ def save_run(
     changed = assign(run, fields, before)
     if changed == []:
         return run
+    if changed and "priority" in changed:
+        raise ValidationError({"priority": str(PRIORITY_BY_REQUEST)})
     run.full_clean()
     if changed is None:
         run._history_user = by
