@@ -103,7 +103,10 @@ def publish(events: Iterable[Event]) -> list[Event]:
         return events
     for capture in _captures:
         capture.extend(events)
+    kinds = {e.kind for e in events}
     for subscriber in registry.subscribers():
+        if subscriber.kinds is not None and subscriber.kinds.isdisjoint(kinds):
+            continue  # most handlers want other kinds: a bulk batch is not scanned for them
         batch = [e for e in events if subscriber.wants(e)]
         if not batch:
             continue
