@@ -16,7 +16,7 @@ from partnership.history import record_rows
 from partnership.models import Partnership
 
 from ..models import LongLeadItem, Product, ReadinessFile, ReadinessItem
-from .common import require_right
+from .common import assign, require_right
 
 MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 ALLOWED_SUFFIXES = {
@@ -64,21 +64,16 @@ def save_product(
     product = product or Product(partnership=partnership)
     if product.partnership_id != partnership.pk:
         raise PermissionDenied
-    creating = product.pk is None
-    before = None if creating else events.snapshot(product)
-    for name, value in fields.items():
-        setattr(product, name, value)
-    if product.external_id == "":
-        product.external_id = None
-    changed = [] if creating else events.changed_fields(product, before)
-    if not creating and not changed:
+    changed = assign(product, fields)
+    if changed == []:
         return product
     product.full_clean()
     product._history_user = by
     product.save()
-    if creating:
+    if changed is None:
         create_checklists([product.pk], by)
-    events.emit("product", "created" if creating else "changed", product, by=by, changed=changed)
+    action = "changed" if changed else "created"
+    events.emit("product", action, product, by=by, changed=changed or ())
     return product
 
 
@@ -270,21 +265,14 @@ def save_long_lead_item(
     item = item or LongLeadItem(product=product, partnership_id=product.partnership_id)
     if item.product_id != product.pk:
         raise PermissionDenied
-    creating = item.pk is None
-    before = None if creating else events.snapshot(item)
-    for name, value in fields.items():
-        setattr(item, name, value)
-    if item.external_id == "":
-        item.external_id = None
-    changed = [] if creating else events.changed_fields(item, before)
-    if not creating and not changed:
+    changed = assign(item, fields)
+    if changed == []:
         return item
     item.full_clean()
     item._history_user = by
     item.save()
-    events.emit(
-        "long_lead_item", "created" if creating else "changed", item, by=by, changed=changed
-    )
+    action = "changed" if changed else "created"
+    events.emit("long_lead_item", action, item, by=by, changed=changed or ())
     return item
 
 
