@@ -81,11 +81,6 @@ def default_message(side, roles) -> str:
 # --- public checks ----------------------------------------------------------------------------
 
 
-def can_edit(user, partnership: Partnership, side: str | None = None) -> bool:
-    """A member of ``side`` (or either) who is not a viewer."""
-    return has_role(user, partnership, EDITORS, side)
-
-
 def membership_in(user, organization) -> Membership | None:
     if not getattr(user, "is_authenticated", False) or organization is None:
         return None

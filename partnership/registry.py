@@ -103,10 +103,6 @@ def event_kind(key: str) -> EventKind:
         raise ValueError(f"Unknown event kind {key!r}: register it in the app's ready()") from None
 
 
-def event_kinds() -> dict[str, EventKind]:
-    return dict(_kinds)
-
-
 def register_webhook_event(*events: WebhookEvent) -> None:
     for event in events:
         if event.kind not in _kinds:

@@ -26,7 +26,6 @@ from .common import (
     require_right,
     require_side,
     rights,
-    rights_of,
 )
 from .load import WeekLoad, weekly_load
 from .planning import (
@@ -123,7 +122,6 @@ __all__ = [
     "require_side",
     "review_readiness_item",
     "rights",
-    "rights_of",
     "run_actions",
     "save_long_lead_item",
     "save_product",

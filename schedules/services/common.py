@@ -6,7 +6,7 @@ import datetime as dt
 from django.utils.translation import gettext_lazy as _
 
 from partnership import events
-from partnership.permissions import EDITORS, EMS, OEM, holds, require_role, side_membership
+from partnership.permissions import EDITORS, EMS, OEM, holds, require_role
 
 #: Who may change schedules, on the side each right names: every role but viewers.
 WRITE_ROLES = EDITORS
@@ -41,10 +41,6 @@ def rights(side, membership) -> frozenset:
     return frozenset(
         right for right, who in RIGHTS.items() if holds(side, membership, WRITE_ROLES, who)
     )
-
-
-def rights_of(user, partnership) -> frozenset:
-    return rights(*side_membership(user, partnership))
 
 
 def require_right(user, partnership, right: str):
